@@ -1,0 +1,16 @@
+"""Catalogs: where tables and partitions are registered (local SQLite or AWS Glue)."""
+
+from __future__ import annotations
+
+from lakeloader.catalog.base import Catalog
+from lakeloader.config import Config
+from lakeloader.errors import ConfigError
+
+
+def open_catalog(config: Config) -> Catalog:
+    """The catalog the config names."""
+    if config.catalog.kind == "local":
+        from lakeloader.catalog.local import LocalCatalog
+
+        return LocalCatalog(config.catalog.path)
+    raise ConfigError(f"{config.source_file}: catalog.kind: {config.catalog.kind!r} is not supported by this build")

@@ -1,0 +1,340 @@
+"""The `lakeloader` console script. Maps user-caused failures to one line and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import decimal
+import io
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, Optional
+
+from lakeloader import __version__
+from lakeloader.config import Config, load_config
+from lakeloader.errors import ChecksFailed, LakeloaderError, UsageError
+
+log = logging.getLogger("lakeloader")
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's default exit code 2 is right; keep one line
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def _common(p: argparse.ArgumentParser, table: bool = True) -> None:
+    p.add_argument("--config", required=True, metavar="FILE", help="environment config, e.g. conf/local.yaml")
+    if table:
+        p.add_argument("--table", required=True, metavar="NAME", help="a table under 'tables:' in the config")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set tables.events.mode=append (repeatable)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    p = _Parser(
+        prog="lakeloader",
+        description="Load Hadoop-scale input into a partitioned Parquet table registered in a Glue-style "
+        "catalog, then validate and query it. Locally: Spark, a SQLite catalog and DuckDB.",
+        epilog="Exit codes: 0 ok, 1 validation failed, 2 bad config/input/arguments. Docs: README.md, conf/README.md.",
+    )
+    p.add_argument("--version", action="version", version=f"lakeloader {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    r = sub.add_parser(
+        "run",
+        help="read, partition, write, register and publish one table",
+        description="Read the table's input once, write it as partitioned Parquet into "
+        "run-scoped version directories, write the run manifest, then register and publish "
+        "the partitions in the catalog. Rerunning the same input is a no-op.",
+    )
+    _common(r)
+    r.add_argument(
+        "--run-date",
+        type=_date,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="fills {run_date:...} in source.path (default: today, UTC)",
+    )
+    r.add_argument("--input", metavar="URI", help="read this URI instead of source.path (any Hadoop URI or path)")
+    r.add_argument("--run-id", metavar="ID", help="run id (default: derived from table, run date and input listing)")
+    r.add_argument("--mode", choices=["append", "overwrite_partitions", "overwrite"], help="override the table's mode")
+    r.add_argument("--dry-run", action="store_true", help="list the input and plan the run; write nothing")
+
+    v = sub.add_parser(
+        "validate",
+        help="run the table's checks and reconcile row counts with a run's manifest",
+        description="Run every check declared for the table in one aggregate query, and compare "
+        "rows per partition with the run's manifest (latest published run by default). "
+        "Exit 0 when all error-severity checks pass, 1 when one fails.",
+    )
+    _common(v)
+    v.add_argument("--run-id", metavar="ID", help="reconcile against this run (default: latest published)")
+    v.add_argument("--report", metavar="PATH", help="also write the report as JSON to PATH")
+
+    q = sub.add_parser(
+        "query",
+        help="run an Athena-dialect SQL query (DuckDB locally)",
+        description="Tables are addressed as database.table. The SQL is Athena's (Trino) "
+        "dialect; locally it is transpiled to DuckDB and runs over the catalog's partitions.",
+    )
+    _common(q, table=False)
+    q.add_argument("sql", help='e.g. "SELECT dt, count(*) FROM demo.events GROUP BY dt"')
+    q.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format (default table)")
+    q.add_argument("--output", metavar="PATH", help="write to PATH instead (CSV with header; JSON if it ends in .json)")
+
+    s = sub.add_parser("sample", help="generate a sample CSV input (events with skew, nulls, hostile values)")
+    s.add_argument("--out", required=True, metavar="DIR", help="directory for part-*.csv files")
+    s.add_argument("--rows", type=int, default=200_000, help="good rows (default 200000)")
+    s.add_argument("--files", type=int, default=4, help="number of CSV files (default 4)")
+    s.add_argument("--bad-rows", type=int, default=20, help="malformed rows to mix in (default 20)")
+    s.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    return p
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date as YYYY-MM-DD") from None
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the CLI; returns the process exit code (the console script exits with it)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as e:
+        print(e, file=sys.stderr)
+        return e.exit_code
+    except SystemExit as e:  # --help and --version
+        return int(e.code or 0)
+    configure_logging(logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO)
+    try:
+        return COMMANDS[args.command](args)
+    except ChecksFailed as e:
+        print(e, file=sys.stderr)
+        return e.exit_code
+    except LakeloaderError as e:
+        print(e, file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def configure_logging(level: int) -> None:
+    """One format for every lakeloader logger; Spark/py4j chatter kept at WARNING."""
+    root = logging.getLogger()
+    if not any(getattr(h, "_lakeloader", False) for h in root.handlers):
+        h = logging.StreamHandler(sys.stderr)
+        h.setFormatter(logging.Formatter(LOG_FORMAT, "%H:%M:%S"))
+        h._lakeloader = True  # type: ignore[attr-defined]
+        root.addHandler(h)
+    logging.getLogger("lakeloader").setLevel(level)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+def _load(args: argparse.Namespace) -> Config:
+    return load_config(args.config, args.set)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """`lakeloader run`."""
+    from lakeloader.pipeline import RunOptions, run_table
+    from lakeloader.session import build_session
+
+    config = _load(args)
+    config.table(args.table)  # fail on a wrong table name before starting a JVM
+    t = time.monotonic()
+    spark = build_session(f"lakeloader-{args.table}", config.spark)
+    opts = RunOptions(
+        run_date=args.run_date or dt.datetime.now(dt.timezone.utc).date(),
+        input_uri=args.input,
+        run_id=args.run_id,
+        mode=args.mode,
+        dry_run=args.dry_run,
+    )
+    summary = run_table(spark, config, args.table, opts)
+    print(render_run_summary(summary, time.monotonic() - t))
+    return 0
+
+
+def render_run_summary(summary: Any, elapsed: float) -> str:  # noqa: ANN401
+    """Human-readable summary of a run."""
+    m = summary.manifest
+    lines = [f"lakeloader run {m.run_id}: {summary.outcome}"]
+    lines.append(f"  table      {m.database}.{m.table}  ({m.mode})")
+    lines.append(f"  location   {m.table_location}")
+    lines.append(f"  input      {m.input_uri}  ({m.input_files} files, {_bytes(m.input_bytes)})")
+    if summary.outcome != "dry-run":
+        p = summary.published
+        parts = f"{len(m.partitions)}" + (
+            f" ({p.created} new, {p.replaced} replaced, {p.removed} removed)" if p else ""
+        )
+        lines.append(f"  partitions {parts}")
+        lines.append(f"  files      {m.files}  ({_bytes(m.bytes)})")
+        lines.append(f"  rows       {m.rows_written} written of {m.rows_read} read, {m.bad_rows} malformed")
+        if m.quarantine_location:
+            lines.append(f"  quarantine {m.quarantine_location}")
+        lines.append(f"  manifest   {summary.manifest_uri}")
+        lines.append(
+            "  timings    " + ", ".join(f"{k} {v:.1f}s" for k, v in m.timings_s.items()) + f"; total {elapsed:.1f}s"
+        )
+    else:
+        lines.append(f"  partitions by {', '.join(m.partition_keys)}; nothing written (dry run)")
+    return "\n".join(lines)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """`lakeloader validate`."""
+    from lakeloader import manifest as manifests
+    from lakeloader.catalog import open_catalog
+    from lakeloader.errors import ConfigError
+    from lakeloader.query import open_engine
+    from lakeloader.validate import validate
+
+    config = _load(args)
+    table = config.table(args.table)
+    admin = config.admin_location(table)
+    history = [m for m in manifests.history(admin, config.aws) if m.status == "published"]
+    if args.run_id:
+        chosen = [m for m in history if m.run_id == args.run_id]
+        if not chosen:
+            raise ConfigError(
+                f"--run-id {args.run_id!r}: no published run of {table.database}.{table.name} has that id"
+            )
+    else:
+        chosen = history[-1:]
+    m = chosen[0] if chosen else None
+    prev = history[history.index(m) - 1] if m is not None and history.index(m) > 0 else None
+    catalog = open_catalog(config)
+    report = validate(open_engine(config, catalog), catalog, table, m, prev)
+    print(render_report(report))
+    if args.report:
+        with open(args.report, "w", encoding="utf-8") as f:
+            json.dump(report.to_dict(), f, indent=2)
+    if report.failed:
+        names = "; ".join(f"{r.kind}({r.columns}) {r.failing} failing" for r in report.failed)
+        raise ChecksFailed(f"{report.table}: {names}")
+    return 0
+
+
+def render_report(report: Any) -> str:  # noqa: ANN401
+    """The validation report as a table."""
+    rows = [("check", "severity", "failing", "result", "detail")]
+    for r in report.results:
+        rows.append((r.name, r.severity, str(r.failing), "PASS" if r.passed else "FAIL", r.detail))
+    head = f"validation of {report.table} ({report.rows} rows, run {report.run_id or '-'}, {report.queries} queries)"
+    verdict = "all checks passed" if not report.failed else f"{len(report.failed)} check(s) failed"
+    if report.warnings:
+        verdict += f", {len(report.warnings)} warning(s)"
+    return "\n".join([head, _table(rows), verdict])
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    """`lakeloader query`."""
+    from lakeloader.catalog import open_catalog
+    from lakeloader.query import open_engine
+
+    config = _load(args)
+    result = open_engine(config, open_catalog(config)).query(args.sql)
+    fmt = args.format
+    if args.output:
+        fmt = "json" if args.output.endswith(".json") else "csv"
+    text = render_rows(result.columns, result.rows, fmt)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        log.info("wrote %d rows to %s", len(result.rows), args.output)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def render_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
+    """Rows as an aligned table, CSV (with header) or one JSON array of objects."""
+    if fmt == "json":
+        return json.dumps([dict(zip(columns, map(_json_value, r))) for r in rows], ensure_ascii=False) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(columns)
+        w.writerows([["" if v is None else _text(v) for v in r] for r in rows])
+        return buf.getvalue()
+    cells = [tuple(columns)] + [tuple("NULL" if v is None else _text(v) for v in r) for r in rows]
+    return _table(cells) + f"\n({len(rows)} rows)\n"
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    """`lakeloader sample`."""
+    from lakeloader.sample import generate
+
+    try:
+        stats = generate(args.out, rows=args.rows, files=args.files, bad_rows=args.bad_rows, seed=args.seed)
+    except ValueError as e:
+        raise UsageError(f"sample: {e}") from None
+    print(f"wrote {stats.rows} rows (+{stats.bad_rows} malformed) in {stats.files} files to {args.out}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "query": cmd_query, "sample": cmd_sample}
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _text(v: Any) -> str:  # noqa: ANN401
+    if isinstance(v, (dt.date, dt.datetime)):
+        return v.isoformat(sep=" ") if isinstance(v, dt.datetime) else v.isoformat()
+    if isinstance(v, decimal.Decimal):
+        return format(v, "f")
+    return str(v)
+
+
+def _json_value(v: Any) -> Any:  # noqa: ANN401
+    if isinstance(v, decimal.Decimal):
+        # Exact decimals stay exact: a number when float holds it, else its text.
+        return float(v) if decimal.Decimal(repr(float(v))) == v else format(v, "f")
+    if isinstance(v, (dt.date, dt.datetime, bytes)):
+        return _text(v) if not isinstance(v, bytes) else v.hex()
+    return v
+
+
+def _table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    out = []
+    for n, r in enumerate(rows):
+        out.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def _bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

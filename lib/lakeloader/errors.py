@@ -1,0 +1,56 @@
+"""Failures a user can cause. Each carries the exit code the CLI maps it to."""
+
+from __future__ import annotations
+
+
+class LakeloaderError(Exception):
+    """Base for user-caused failures: the message is one line saying what, where and what to do."""
+
+    exit_code = 2
+    kind = "error"
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {super().__str__()}"
+
+
+class ConfigError(LakeloaderError):
+    """The config file or a command-line argument is wrong."""
+
+    kind = "config error"
+
+
+class UsageError(LakeloaderError):
+    """The command line is wrong."""
+
+    kind = "usage error"
+
+
+class InputError(LakeloaderError):
+    """The input is missing, unreadable, or does not fit the config (columns, format, bad rows)."""
+
+    kind = "input error"
+
+
+class SchemaError(LakeloaderError):
+    """The data's schema cannot be registered (unsupported type, refused evolution)."""
+
+    kind = "schema error"
+
+
+class CatalogError(LakeloaderError):
+    """The catalog refused or failed a request."""
+
+    kind = "catalog error"
+
+
+class QueryError(LakeloaderError):
+    """A query failed in the query engine."""
+
+    kind = "query error"
+
+
+class ChecksFailed(LakeloaderError):
+    """Validation ran and at least one error-severity check failed."""
+
+    exit_code = 1
+    kind = "validation failed"

@@ -1,0 +1,96 @@
+"""The per-run manifest: what a run wrote, where, how much, and from what input."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+from lakeloader import storage
+from lakeloader.config import AwsConfig
+
+
+@dataclass
+class PartitionStats:
+    values: list[str]
+    location: str
+    files: int
+    rows: int
+    bytes: int
+
+
+@dataclass
+class Manifest:
+    run_id: str
+    database: str
+    table: str
+    mode: str
+    run_date: str
+    status: str  # staged | published | failed
+    table_location: str
+    partition_keys: list[str]
+    schema: list[dict[str, str]]
+    partitions: list[PartitionStats]
+    input_uri: str
+    input_files: int
+    input_bytes: int
+    rows_read: int
+    rows_written: int
+    bad_rows: int
+    quarantine_location: Optional[str]
+    timings_s: dict[str, float] = field(default_factory=dict)
+    code_version: str = ""
+    created_at: str = ""
+
+    @property
+    def files(self) -> int:
+        return sum(p.files for p in self.partitions)
+
+    @property
+    def bytes(self) -> int:
+        return sum(p.bytes for p in self.partitions)
+
+    def to_json(self) -> str:
+        """Stable, human-readable JSON."""
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        """Parse a manifest written by to_json."""
+        raw: dict[str, Any] = json.loads(text)
+        raw["partitions"] = [PartitionStats(**p) for p in raw["partitions"]]
+        return cls(**raw)
+
+
+def manifest_uri(admin_location: str, run_id: str) -> str:
+    """Where a run's manifest lives."""
+    return f"{admin_location}/manifests/{run_id}.json"
+
+
+def save(m: Manifest, admin_location: str, aws: Optional[AwsConfig] = None) -> str:
+    """Write the manifest; returns its URI."""
+    uri = manifest_uri(admin_location, m.run_id)
+    storage.write_text(uri, m.to_json(), aws)
+    return uri
+
+
+def load(admin_location: str, run_id: str, aws: Optional[AwsConfig] = None) -> Optional[Manifest]:
+    """The run's manifest, or None."""
+    text = storage.read_text(manifest_uri(admin_location, run_id), aws)
+    return Manifest.from_json(text) if text is not None else None
+
+
+def history(admin_location: str, aws: Optional[AwsConfig] = None) -> list[Manifest]:
+    """Every manifest of a table, oldest first."""
+    out = []
+    for f in storage.list_files(f"{admin_location}/manifests", aws, suffix=".json"):
+        text = storage.read_text(f.uri, aws)
+        if text:
+            out.append(Manifest.from_json(text))
+    return sorted(out, key=lambda m: (m.created_at, m.run_id))
+
+
+def latest_published(admin_location: str, aws: Optional[AwsConfig] = None) -> Optional[Manifest]:
+    """The newest published run, or None."""
+    published = [m for m in history(admin_location, aws) if m.status == "published"]
+    return published[-1] if published else None

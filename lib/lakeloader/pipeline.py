@@ -1,0 +1,227 @@
+"""One run of a table: plan → read → partition → lay out → write → manifest → register → publish."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from typing import Optional
+from urllib.parse import unquote
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+import lakeloader
+from lakeloader import manifest as manifests
+from lakeloader import storage
+from lakeloader.catalog import open_catalog
+from lakeloader.catalog.tables import columns_from_schema
+from lakeloader.config import Config, TableConfig, render_source_path
+from lakeloader.errors import InputError, UsageError
+from lakeloader.layout import plan_layout
+from lakeloader.manifest import Manifest
+from lakeloader.partitioning import add_partition_columns, check_rules
+from lakeloader.register import Published, ensure_table, publish_partitions
+from lakeloader.source import CORRUPT, SOURCE_FILE, Input, InputFile, read_source
+from lakeloader.writer import WriteResult, good_rows, remove_version, write_version
+
+log = logging.getLogger(__name__)
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    run_date: dt.date
+    input_uri: Optional[str] = None
+    run_id: Optional[str] = None
+    mode: Optional[str] = None
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    manifest: Manifest
+    manifest_uri: Optional[str]
+    outcome: str  # published | already-published | dry-run
+    published: Optional[Published] = None
+
+
+def compute_run_id(table: TableConfig, run_date: dt.date, files: tuple[InputFile, ...]) -> str:
+    """Deterministic from the table's settings, the run date and the input listing."""
+    h = hashlib.sha256()
+    h.update(json.dumps(asdict(table), sort_keys=True, default=str).encode())
+    h.update(run_date.isoformat().encode())
+    for f in files:
+        h.update(f"{f.path}\0{f.size}\0{f.mtime_ms}\n".encode())
+    return f"{run_date:%Y%m%d}-{h.hexdigest()[:12]}"
+
+
+@contextmanager
+def _stage(name: str, timings: dict[str, float]) -> Iterator[None]:
+    log.info("%s ...", name)
+    t = time.monotonic()
+    yield
+    timings[name] = round(time.monotonic() - t, 3)
+    log.info("%s done in %.1f s", name, timings[name])
+
+
+def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOptions) -> RunSummary:
+    """Load one table's input into the lake and publish it in the catalog."""
+    table = config.table(table_name)
+    if opts.mode:
+        table = replace(table, mode=opts.mode)
+    if opts.run_id is not None and not RUN_ID_RE.match(opts.run_id):
+        raise UsageError(f"--run-id {opts.run_id!r}: use letters, digits, '.', '_' and '-' (at most 100)")
+    where = f"{config.source_file}: tables.{table.name}"
+    uri = opts.input_uri or render_source_path(table.source.path, opts.run_date)
+    root, admin, aws = config.table_location(table), config.admin_location(table), config.aws
+    timings: dict[str, float] = {}
+
+    with _stage("plan", timings):
+        inp = read_source(spark, table.source, [uri], where)
+        check_rules(inp.df.schema, table.partitions, where)
+        df = add_partition_columns(inp.df, table.partitions)
+        run_id = opts.run_id or compute_run_id(table, opts.run_date, inp.files)
+        names = [r.name for r in table.partitions]
+        data_schema = good_rows(df, inp.bad).schema
+        columns, keys = columns_from_schema(data_schema, names)  # fails early on types Athena can't read
+        catalog = open_catalog(config)
+    base = Manifest(
+        run_id=run_id,
+        database=table.database,
+        table=table.name,
+        mode=table.mode,
+        run_date=opts.run_date.isoformat(),
+        status="planned",
+        table_location=root,
+        partition_keys=names,
+        schema=columns + keys,
+        partitions=[],
+        input_uri=uri,
+        input_files=len(inp.files),
+        input_bytes=inp.bytes,
+        rows_read=0,
+        rows_written=0,
+        bad_rows=0,
+        quarantine_location=None,
+        timings_s=timings,
+        code_version=lakeloader.__version__,
+        created_at=dt.datetime.now(dt.timezone.utc).isoformat(),
+    )
+    if opts.dry_run:
+        return RunSummary(base, None, "dry-run")
+    done = manifests.load(admin, run_id, aws)
+    if done is not None and done.status == "published":
+        log.info("run %s is already published; nothing to do", run_id)
+        return RunSummary(done, manifests.manifest_uri(admin, run_id), "already-published")
+
+    plan = plan_layout(names, table.target_file_mb, table.max_records_per_file)
+    with _stage("write", timings):
+        written = _write(df, inp, root, plan, run_id, table, where)
+    try:
+        quarantine = _handle_bad_rows(spark, table, inp, written, admin, run_id, where, timings)
+        if written.rows_written == 0:
+            raise InputError(f"{uri}: no rows to load ({written.bad_rows} malformed rows); nothing was published")
+        existing = catalog.get_partitions(table.database, table.name) if table.mode == "append" else []
+        if existing:
+            with _stage("carry forward (append)", timings):
+                written = _carry_forward(written, existing, root, names, run_id, aws)
+        m = replace(
+            base,
+            status="staged",
+            partitions=list(written.partitions),
+            rows_read=written.rows_read,
+            rows_written=written.rows_written,
+            bad_rows=written.bad_rows,
+            quarantine_location=quarantine,
+        )
+        uri_m = manifests.save(m, admin, aws)
+        with _stage("register", timings):
+            table_columns = ensure_table(catalog, table, columns, keys, root)
+            published = publish_partitions(catalog, table, table_columns, written.partitions, run_id)
+    except BaseException:
+        log.warning("run %s failed before publishing; removing its files", run_id)
+        remove_version(root, written.partitions, aws)
+        raise
+    m = replace(m, status="published", timings_s=timings)
+    manifests.save(m, admin, aws)
+    for loc in published.superseded_locations:
+        storage.delete_dir(loc, aws)
+    return RunSummary(m, uri_m, "published", published)
+
+
+def _write(df, inp: Input, root: str, plan, run_id: str, table: TableConfig, where: str) -> WriteResult:  # noqa: ANN001
+    try:
+        return write_version(df, inp.bad, root, plan, run_id, table.compression, None)
+    except Exception as e:
+        text = str(e)
+        if "Malformed" in text or "MALFORMED" in text:
+            sample = re.search(r"Malformed records are detected in record parsing[^\n]*", text)
+            raise InputError(
+                f"{where}.source: malformed {table.source.format} row in the input "
+                f"({sample.group(0)[:200] if sample else 'see the Spark log'}); "
+                "set on_bad_records: quarantine or drop to load the rest"
+            ) from None
+        if "FileNotFoundException" in text or "PATH_NOT_FOUND" in text:
+            raise InputError(
+                f"{where}: an input file vanished during the run; rerun when the input is stable"
+            ) from None
+        raise
+
+
+def _handle_bad_rows(
+    spark: SparkSession,
+    table: TableConfig,
+    inp: Input,
+    written: WriteResult,
+    admin: str,
+    run_id: str,
+    where: str,
+    timings: dict[str, float],
+) -> Optional[str]:
+    """Quarantine malformed rows (re-reading only the files that had any); returns where they went."""
+    if written.bad_rows == 0:
+        return None
+    log.warning(
+        "%d malformed rows in %d files (%s)", written.bad_rows, len(written.bad_files), table.source.on_bad_records
+    )
+    if table.source.on_bad_records != "quarantine":
+        return None
+    dest = f"{admin}/quarantine/{run_id}"
+    with _stage("quarantine", timings):
+        files = [unquote(f) for f in written.bad_files]
+        again = read_source(spark, table.source, files, where, schema=inp.read_schema)
+        bad = again.df.filter(again.bad).select(
+            F.col(CORRUPT).alias("record"),
+            F.lit(f"does not parse as {table.source.format} with the table's schema").alias("reason"),
+            F.col(SOURCE_FILE).alias("source_file"),
+        )
+        bad.coalesce(1).write.mode("overwrite").json(dest)
+    return dest
+
+
+def _carry_forward(
+    written: WriteResult,
+    existing: list[dict],
+    root: str,
+    names: list[str],
+    run_id: str,
+    aws,  # noqa: ANN001
+) -> WriteResult:
+    """Append mode: copy the live files of each touched partition into the new version."""
+    from lakeloader.writer import _partition_stats
+
+    live = {tuple(p["Values"]): p["StorageDescriptor"]["Location"] for p in existing}
+    touched = [tuple(p.values) for p in written.partitions if tuple(p.values) in live]
+    for values in touched:
+        dst = next(p.location for p in written.partitions if tuple(p.values) == values)
+        storage.copy_files(live[values], dst, aws)
+    fresh = {tuple(p.values): p for p in _partition_stats(root, names, touched, run_id, aws)}
+    merged = tuple(fresh.get(tuple(p.values), p) for p in written.partitions)
+    return replace(written, partitions=merged)

@@ -1,0 +1,103 @@
+"""Register a run in the catalog: table definition (with schema evolution) and partition locations."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lakeloader.catalog.base import Catalog
+from lakeloader.catalog.tables import Column, partition_input, table_input
+from lakeloader.config import TableConfig
+from lakeloader.errors import SchemaError
+from lakeloader.manifest import PartitionStats
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Published:
+    created: int
+    replaced: int
+    removed: int
+    superseded_locations: tuple[str, ...]
+
+
+def evolve_columns(old: Sequence[Column], new: Sequence[Column], policy: str, table: str) -> list[Column]:
+    """Columns after this run: new nullable columns appended; type changes and drops refused."""
+    if policy == "overwrite":
+        return [dict(c) for c in new]
+    new_types = {c["Name"]: c["Type"] for c in new}
+    old_names = {c["Name"] for c in old}
+    for c in old:
+        if c["Name"] not in new_types:
+            raise SchemaError(
+                f"{table}: column {c['Name']!r} ({c['Type']}) is missing from this run's input; "
+                "restore it, or set schema_evolution: overwrite to drop it"
+            )
+        if new_types[c["Name"]] != c["Type"]:
+            raise SchemaError(
+                f"{table}: column {c['Name']!r} changed type from {c['Type']} to {new_types[c['Name']]}; "
+                "cast it back in the input, or set schema_evolution: overwrite"
+            )
+    return [dict(c) for c in old] + [dict(c) for c in new if c["Name"] not in old_names]
+
+
+def ensure_table(
+    catalog: Catalog, table: TableConfig, columns: Sequence[Column], keys: Sequence[Column], location: str
+) -> list[Column]:
+    """Create or evolve the table definition; returns the table's columns after this run."""
+    name = f"{table.database}.{table.name}"
+    catalog.ensure_database(table.database)
+    current = catalog.get_table(table.database, table.name)
+    if current is None:
+        catalog.create_table(
+            table.database, table_input(table.name, columns, keys, location, compression=table.compression)
+        )
+        log.info("created table %s at %s", name, location)
+        return list(columns)
+    old_keys = [dict(k) for k in current.get("PartitionKeys", [])]
+    if old_keys != [dict(k) for k in keys]:
+        raise SchemaError(
+            f"{name}: partition keys differ from the registered table "
+            f"({_fmt(old_keys)} registered, {_fmt(keys)} now); a new layout needs a new table"
+        )
+    merged = evolve_columns(current["StorageDescriptor"]["Columns"], columns, table.schema_evolution, name)
+    if merged != current["StorageDescriptor"]["Columns"]:
+        updated = table_input(table.name, merged, keys, location, current.get("Parameters", {}), table.compression)
+        catalog.update_table(table.database, updated)
+        log.info("updated the schema of %s", name)
+    return merged
+
+
+def publish_partitions(
+    catalog: Catalog,
+    table: TableConfig,
+    columns: Sequence[Column],
+    partitions: Sequence[PartitionStats],
+    run_id: str,
+) -> Published:
+    """Point each partition the run wrote at its new version; in `overwrite` mode drop the others."""
+    existing = {tuple(p["Values"]): p for p in catalog.get_partitions(table.database, table.name)}
+    inputs: list[dict[str, Any]] = [
+        partition_input(p.values, p.location, columns, {"lakeloader.run_id": run_id}) for p in partitions
+    ]
+    written = {tuple(p.values) for p in partitions}
+    superseded = [existing[v]["StorageDescriptor"]["Location"] for v in written if v in existing]
+    removed = [list(v) for v in existing if v not in written] if table.mode == "overwrite" else []
+    superseded += [existing[tuple(v)]["StorageDescriptor"]["Location"] for v in removed]
+    catalog.put_partitions(table.database, table.name, inputs)
+    if removed:
+        catalog.delete_partitions(table.database, table.name, removed)
+    replaced = sum(1 for v in written if v in existing)
+    return Published(
+        created=len(written) - replaced,
+        replaced=replaced,
+        removed=len(removed),
+        superseded_locations=tuple(loc for loc in superseded if loc not in {p.location for p in partitions}),
+    )
+
+
+def _fmt(cols: Sequence[Column]) -> str:
+    return ", ".join(f"{c['Name']} {c['Type']}" for c in cols) or "none"

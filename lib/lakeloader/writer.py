@@ -1,0 +1,122 @@
+"""Parquet write of one run to run-scoped version directories, never over live data.
+
+Layout: `<table_root>/<k1=v1/k2=v2>/_v=<run_id>/part-*.parquet`. Input statistics (rows read,
+bad rows, the set of partitions touched) are observed during the write itself; per-partition
+row counts then come from the Parquet footers of the files just written, not from the data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Optional
+
+import pyarrow.parquet as pq
+from pyspark.sql import Column, DataFrame, Observation
+from pyspark.sql import functions as F
+
+from lakeloader import storage
+from lakeloader.config import AwsConfig
+from lakeloader.layout import LayoutPlan, apply_layout
+from lakeloader.manifest import PartitionStats
+from lakeloader.partitioning import catalog_value, partition_path
+from lakeloader.source import CORRUPT, SOURCE_FILE
+
+log = logging.getLogger(__name__)
+VERSION_COLUMN = "_v"
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    rows_read: int
+    bad_rows: int
+    bad_files: tuple[str, ...]
+    partitions: tuple[PartitionStats, ...]
+
+    @property
+    def rows_written(self) -> int:
+        return sum(p.rows for p in self.partitions)
+
+
+def version_dir(table_root: str, names: Sequence[str], values: Sequence[str], run_id: str) -> str:
+    """URI of one partition's version directory for a run."""
+    return f"{table_root}/{partition_path(names, values)}/{VERSION_COLUMN}={run_id}"
+
+
+def good_rows(df: DataFrame, bad: Optional[Column]) -> DataFrame:
+    """Drop malformed rows and the bookkeeping columns the reader added."""
+    if bad is None:
+        return df
+    return df.filter(~bad).drop(CORRUPT, SOURCE_FILE)
+
+
+def write_version(
+    df: DataFrame,
+    bad: Optional[Column],
+    table_root: str,
+    plan: LayoutPlan,
+    run_id: str,
+    compression: str = "snappy",
+    aws: Optional[AwsConfig] = None,
+) -> WriteResult:
+    """Write the good rows as Parquet under `_v=<run_id>` and return what was written."""
+    names = list(plan.partition_columns)
+    key = F.struct(*[F.col(c).cast("string").alias(c) for c in names])
+    is_bad = bad if bad is not None else F.lit(False)
+    obs = Observation("lakeloader_write")
+    observed = df.observe(
+        obs,
+        F.count(F.lit(1)).alias("rows"),
+        F.count(F.when(is_bad, 1)).alias("bad"),
+        # Observation.get cannot convert arrays from the JVM: ship the sets as JSON text.
+        _json(F.collect_set(F.when(~is_bad, key))).alias("partitions"),
+        _json(F.collect_set(F.when(is_bad, F.col(SOURCE_FILE) if bad is not None else F.lit(None)))).alias("bad_files"),
+    )
+    out = apply_layout(good_rows(observed, bad), plan).withColumn(VERSION_COLUMN, F.lit(run_id))
+    (
+        out.write.mode("append")
+        .partitionBy(*names, VERSION_COLUMN)
+        .option("compression", compression)
+        .option("maxRecordsPerFile", plan.max_records_per_file)
+        .parquet(table_root)
+    )
+    metrics = obs.get
+    # null and '' land in the same default partition: dedupe after normalising.
+    values = sorted({tuple(catalog_value(row.get(c)) for c in names) for row in json.loads(metrics["partitions"])})
+    stats = _partition_stats(table_root, names, values, run_id, aws)
+    return WriteResult(
+        rows_read=int(metrics["rows"]),
+        bad_rows=int(metrics["bad"]),
+        bad_files=tuple(sorted(f for f in json.loads(metrics["bad_files"]) if f)),
+        partitions=tuple(stats),
+    )
+
+
+def _json(c: Column) -> Column:
+    return F.to_json(c, {"ignoreNullFields": "false"})
+
+
+def _partition_stats(
+    table_root: str, names: list[str], values: list[tuple[str, ...]], run_id: str, aws: Optional[AwsConfig]
+) -> list[PartitionStats]:
+    def one(vals: tuple[str, ...]) -> PartitionStats:
+        loc = version_dir(table_root, names, vals, run_id)
+        files = storage.list_files(loc, aws, suffix=".parquet")
+        fs, _ = storage.to_filesystem(loc, aws)
+        rows = sum(pq.read_metadata(storage.to_filesystem(f.uri, aws)[1], filesystem=fs).num_rows for f in files)
+        return PartitionStats(
+            values=list(vals), location=loc, files=len(files), rows=rows, bytes=sum(f.size for f in files)
+        )
+
+    # Footer reads are small ranged GETs on S3: run many at once.
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        return list(pool.map(one, values))
+
+
+def remove_version(table_root: str, stats: Sequence[PartitionStats], aws: Optional[AwsConfig] = None) -> None:
+    """Delete a run's version directories (a failed or superseded run)."""
+    for p in stats:
+        storage.delete_dir(p.location, aws)

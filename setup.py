@@ -1,0 +1,27 @@
+"""Packaging for lakeloader: the library lives in lib/, the console script is `lakeloader`."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="lakeloader",
+    version="0.1.0",
+    description="Move Hadoop data into an S3 data lake that Athena can query: Spark on EMR, Glue, Athena.",
+    python_requires=">=3.9",
+    package_dir={"": "lib"},
+    packages=find_packages("lib"),
+    # Ranges match EMR 7.x (Spark 3.5, Delta 3.3); exact versions live in constraints.txt.
+    install_requires=[
+        "pyspark==3.5.*",
+        "delta-spark==3.3.*",
+        "boto3>=1.34",
+        "pyyaml>=6",
+        "duckdb==1.4.4",
+        "duckdb-ext-httpfs==1.4.4.*",
+        "sqlglot>=25",
+        "pyarrow>=14",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "chispa>=0.10", "moto[server]>=5", "ruff>=0.5", "deltalake>=0.20"],
+    },
+    entry_points={"console_scripts": ["lakeloader=lakeloader.cli:main"]},
+)
