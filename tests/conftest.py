@@ -1,0 +1,85 @@
+"""Shared fixtures: one local SparkSession for the whole run, a moto server, config builders."""
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+# Spark and boto3 must never reach a real AWS account from tests.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The one SparkSession of the test run (local, 2 cores, small shuffles)."""
+    from lakeloader.session import build_session
+
+    session = build_session("lakeloader-tests", {"spark.sql.shuffle.partitions": "4"}, local=True)
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint():
+    """A moto server on 127.0.0.1 at a free port, for S3 / Glue / Athena / EMR; its URL."""
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+EVENTS_SCHEMA = (
+    "event_id BIGINT, event_ts TIMESTAMP, user_id STRING, country STRING, device STRING, amount DECIMAL(12,2), status STRING"
+)
+
+
+def events_table(**overrides: Any) -> dict[str, Any]:
+    """A table config for the sample events CSV; keys in `overrides` replace the defaults."""
+    table = {
+        "database": "demo",
+        "source": {
+            "path": "unused",
+            "format": "csv",
+            "options": {"header": True, "escape": '"'},
+            "schema": EVENTS_SCHEMA,
+            "on_bad_records": "quarantine",
+        },
+        "partitions": [{"name": "dt", "from": "event_ts", "transform": "date"}, {"name": "country"}],
+        "checks": [
+            {"kind": "not_null", "column": "event_id"},
+            {"kind": "unique", "columns": ["event_id"]},
+            {"kind": "accepted_values", "column": "device", "values": ["ios", "android", "web"]},
+        ],
+    }
+    table.update(overrides)
+    return table
+
+
+@pytest.fixture
+def write_config(tmp_path: Path):
+    """Write a config YAML under tmp_path (warehouse and catalog inside it); returns its path."""
+
+    def write(tables: dict[str, Any], **top: Any) -> str:
+        body = {
+            "warehouse": str(tmp_path / "warehouse"),
+            "catalog": {"kind": "local", "path": str(tmp_path / "catalog.sqlite")},
+            "tables": tables,
+            **top,
+        }
+        path = tmp_path / "lakeloader.yaml"
+        path.write_text(yaml.safe_dump(body, sort_keys=False))
+        return str(path)
+
+    return write
