@@ -1,4 +1,5 @@
 """Shared fixtures: one local SparkSession for the whole run, a moto server, config builders."""
+
 from __future__ import annotations
 
 import os
@@ -8,6 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from lakeloader.sample import SCHEMA_DDL
 
 # Spark and boto3 must never reach a real AWS account from tests.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -40,11 +43,6 @@ def moto_endpoint():
     server.stop()
 
 
-EVENTS_SCHEMA = (
-    "event_id BIGINT, event_ts TIMESTAMP, user_id STRING, country STRING, device STRING, amount DECIMAL(12,2), status STRING"
-)
-
-
 def events_table(**overrides: Any) -> dict[str, Any]:
     """A table config for the sample events CSV; keys in `overrides` replace the defaults."""
     table = {
@@ -53,7 +51,7 @@ def events_table(**overrides: Any) -> dict[str, Any]:
             "path": "unused",
             "format": "csv",
             "options": {"header": True, "escape": '"'},
-            "schema": EVENTS_SCHEMA,
+            "schema": SCHEMA_DDL,
             "on_bad_records": "quarantine",
         },
         "partitions": [{"name": "dt", "from": "event_ts", "transform": "date"}, {"name": "country"}],

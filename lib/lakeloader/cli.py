@@ -163,7 +163,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args)
     config.table(args.table)  # fail on a wrong table name before starting a JVM
     t = time.monotonic()
-    spark = build_session(f"lakeloader-{args.table}", config.spark)
+    spark = build_session(f"lakeloader-{args.table}", config.spark, verbose=args.verbose)
     opts = RunOptions(
         run_date=args.run_date or dt.datetime.now(dt.timezone.utc).date(),
         input_uri=args.input,

@@ -123,7 +123,7 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
 
     plan = plan_layout(names, table.target_file_mb, table.max_records_per_file)
     with _stage("write", timings):
-        written = _write(df, inp, root, plan, run_id, table, where)
+        written = _write(df, inp, root, plan, run_id, table, f"{where}.source ({uri})")
     try:
         quarantine = _handle_bad_rows(spark, table, inp, written, admin, run_id, where, timings)
         if written.rows_written == 0:
@@ -164,8 +164,8 @@ def _write(df, inp: Input, root: str, plan, run_id: str, table: TableConfig, whe
         if "Malformed" in text or "MALFORMED" in text:
             sample = re.search(r"Malformed records are detected in record parsing[^\n]*", text)
             raise InputError(
-                f"{where}.source: malformed {table.source.format} row in the input "
-                f"({sample.group(0)[:200] if sample else 'see the Spark log'}); "
+                f"{where}: malformed {table.source.format} row "
+                f"({sample.group(0)[:200] if sample else 'see the Spark log'}); nothing was published; "
                 "set on_bad_records: quarantine or drop to load the rest"
             ) from None
         if "FileNotFoundException" in text or "PATH_NOT_FOUND" in text:
@@ -197,12 +197,18 @@ def _handle_bad_rows(
     with _stage("quarantine", timings):
         files = [unquote(f) for f in written.bad_files]
         again = read_source(spark, table.source, files, where, schema=inp.read_schema)
-        bad = again.df.filter(again.bad).select(
-            F.col(CORRUPT).alias("record"),
-            F.lit(f"does not parse as {table.source.format} with the table's schema").alias("reason"),
-            F.col(SOURCE_FILE).alias("source_file"),
-        )
-        bad.coalesce(1).write.mode("overwrite").json(dest)
+        # Spark flags a malformed CSV/JSON row only while parsing every column; selecting just the raw
+        # record would prune the rest and find nothing. Caching the filtered rows (only the bad ones)
+        # makes Spark parse the full schema.
+        rows = again.df.filter(again.bad).cache()
+        try:
+            rows.select(
+                F.col(CORRUPT).alias("record"),
+                F.lit(f"does not parse as {table.source.format} with the table's schema").alias("reason"),
+                F.col(SOURCE_FILE).alias("source_file"),
+            ).coalesce(1).write.mode("overwrite").json(dest)
+        finally:
+            rows.unpersist()
     return dest
 
 

@@ -39,7 +39,7 @@ def is_on_cluster() -> bool:
 
 
 def build_session(
-    app_name: str, extra: Optional[Mapping[str, str]] = None, local: Optional[bool] = None
+    app_name: str, extra: Optional[Mapping[str, str]] = None, local: Optional[bool] = None, verbose: bool = False
 ) -> SparkSession:
     """Get or create the SparkSession with lakeloader's settings plus `extra` (config `spark:`)."""
     local = (not is_on_cluster()) if local is None else local
@@ -48,5 +48,7 @@ def build_session(
     for k, v in conf.items():
         builder = builder.config(k, v)
     spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
+    # lakeloader reports every failure itself in one line; on a laptop the JVM's task stack traces
+    # are noise unless asked for. On a cluster the step logs keep Spark's own warnings.
+    spark.sparkContext.setLogLevel("WARN" if verbose or not local else "OFF")
     return spark

@@ -13,4 +13,8 @@ def open_catalog(config: Config) -> Catalog:
         from lakeloader.catalog.local import LocalCatalog
 
         return LocalCatalog(config.catalog.path)
+    if config.catalog.kind == "glue":
+        from lakeloader.catalog.glue import GlueCatalog
+
+        return GlueCatalog(config.aws, config.catalog.catalog_id)
     raise ConfigError(f"{config.source_file}: catalog.kind: {config.catalog.kind!r} is not supported by this build")
