@@ -243,3 +243,10 @@ def test_spark_submit_entry_point_takes_the_run_arguments(write_config, sample_i
     assert "published" in capsys.readouterr().out
     assert ingest_main(["--config", cfg, "--table", "nope"]) == 2
     assert "no table 'nope'" in capsys.readouterr().err
+
+
+def test_delta_output_is_refused_until_supported(write_config, sample_input, capsys):
+    cfg = write_config({"events": events_table(format="delta")})
+    assert run(cfg, sample_input) == 2
+    assert "tables.events.format: 'delta' output is not supported" in capsys.readouterr().err
+    assert catalog_table(cfg) is None

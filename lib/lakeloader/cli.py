@@ -240,7 +240,8 @@ def render_report(report: Any) -> str:  # noqa: ANN401
     """The validation report as a table."""
     rows = [("check", "severity", "failing", "result", "detail")]
     for r in report.results:
-        rows.append((r.name, r.severity, str(r.failing), "PASS" if r.passed else "FAIL", r.detail))
+        verdict = "PASS" if r.passed else ("WARN" if r.severity == "warn" else "FAIL")
+        rows.append((r.name, r.severity, str(r.failing), verdict, r.detail))
     head = f"validation of {report.table} ({report.rows} rows, run {report.run_id or '-'}, {report.queries} queries)"
     verdict = "all checks passed" if not report.failed else f"{len(report.failed)} check(s) failed"
     if report.warnings:

@@ -23,7 +23,7 @@ from lakeloader import storage
 from lakeloader.catalog import open_catalog
 from lakeloader.catalog.tables import columns_from_schema
 from lakeloader.config import Config, TableConfig, render_source_path
-from lakeloader.errors import InputError, UsageError
+from lakeloader.errors import ConfigError, InputError, UsageError
 from lakeloader.layout import plan_layout
 from lakeloader.manifest import Manifest
 from lakeloader.partitioning import add_partition_columns, check_rules
@@ -79,6 +79,8 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
     if opts.run_id is not None and not RUN_ID_RE.match(opts.run_id):
         raise UsageError(f"--run-id {opts.run_id!r}: use letters, digits, '.', '_' and '-' (at most 100)")
     where = f"{config.source_file}: tables.{table.name}"
+    if table.format != "parquet":
+        raise ConfigError(f"{where}.format: {table.format!r} output is not supported by this build (use parquet)")
     uri = opts.input_uri or render_source_path(table.source.path, opts.run_date)
     root, admin, aws = config.table_location(table), config.admin_location(table), config.aws
     timings: dict[str, float] = {}
