@@ -250,3 +250,21 @@ def test_delta_output_is_refused_until_supported(write_config, sample_input, cap
     assert run(cfg, sample_input) == 2
     assert "tables.events.format: 'delta' output is not supported" in capsys.readouterr().err
     assert catalog_table(cfg) is None
+
+
+def test_unparsable_partition_source_is_reported_not_silently_null(write_config, tmp_path, caplog):
+    inp = tmp_path / "flights"
+    inp.mkdir()
+    # US DOT on-time data writes dates like this; to_date() cannot read them without a format.
+    (inp / "a.csv").write_text("FL_DATE,Carrier\n1/31/2023 12:00:00 AM,AA\n2023-02-01,UA\n,UA\n")
+    table = {
+        "database": "demo",
+        "source": {"path": str(inp), "format": "csv", "options": {"header": True}},
+        "partitions": [{"name": "dt", "from": "fl_date", "transform": "date"}],
+    }
+    cfg = write_config({"events": table})
+    assert run(cfg, inp) == 0
+    assert "1 rows have a fl_date value that does not parse as a date" in caplog.text
+    config = load_config(cfg)
+    rows = open_engine(config, open_catalog(config)).query("SELECT dt, carrier FROM demo.events ORDER BY 2, 1").rows
+    assert rows == [(None, "AA"), (dt.date(2023, 2, 1), "UA"), (None, "UA")]

@@ -110,3 +110,12 @@ def add_partition_columns(df: DataFrame, rules: Sequence[PartitionRule]) -> Data
     names = [r.name for r in rules]
     data_cols = [c for c in df.columns if c not in names]
     return df.select(*data_cols, *[partition_expr(r).alias(r.name) for r in rules])
+
+
+def unparsed_conditions(rules: Sequence[PartitionRule]) -> dict[str, Column]:
+    """Per derived time partition: true where the source value is present but the partition is null."""
+    return {
+        r.name: F.col(r.source_column).isNotNull() & F.col(r.name).isNull()
+        for r in rules
+        if r.transform is not None and r.buckets is None
+    }

@@ -26,7 +26,7 @@ from lakeloader.config import Config, TableConfig, render_source_path
 from lakeloader.errors import ConfigError, InputError, UsageError
 from lakeloader.layout import plan_layout
 from lakeloader.manifest import Manifest
-from lakeloader.partitioning import add_partition_columns, check_rules
+from lakeloader.partitioning import HIVE_DEFAULT_PARTITION, add_partition_columns, check_rules, unparsed_conditions
 from lakeloader.register import Published, ensure_table, publish_partitions
 from lakeloader.source import CORRUPT, SOURCE_FILE, Input, InputFile, read_source
 from lakeloader.writer import WriteResult, good_rows, remove_version, write_version
@@ -160,7 +160,9 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
 
 def _write(df, inp: Input, root: str, plan, run_id: str, table: TableConfig, where: str) -> WriteResult:  # noqa: ANN001
     try:
-        return write_version(df, inp.bad, root, plan, run_id, table.compression, None)
+        result = write_version(
+            df, inp.bad, root, plan, run_id, table.compression, None, unparsed_conditions(table.partitions)
+        )
     except Exception as e:
         text = str(e)
         if "Malformed" in text or "MALFORMED" in text:
@@ -175,6 +177,14 @@ def _write(df, inp: Input, root: str, plan, run_id: str, table: TableConfig, whe
                 f"{where}: an input file vanished during the run; rerun when the input is stable"
             ) from None
         raise
+    for name, n in result.unparsed.items():
+        rule = next(r for r in table.partitions if r.name == name)
+        log.warning(
+            "%d rows have a %s value that does not parse as a %s, so their %s is NULL (%s); "
+            "give source.schema a timestamp type, or set a timestampFormat/dateFormat option",
+            n, rule.source_column, rule.transform, name, HIVE_DEFAULT_PARTITION,
+        )  # fmt: skip
+    return result
 
 
 def _handle_bad_rows(

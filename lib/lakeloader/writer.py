@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import pyarrow.parquet as pq
@@ -35,6 +35,7 @@ class WriteResult:
     bad_rows: int
     bad_files: tuple[str, ...]
     partitions: tuple[PartitionStats, ...]
+    unparsed: dict[str, int] = field(default_factory=dict)  # partition -> rows whose source did not parse
 
     @property
     def rows_written(self) -> int:
@@ -61,8 +62,13 @@ def write_version(
     run_id: str,
     compression: str = "snappy",
     aws: Optional[AwsConfig] = None,
+    unparsed: Optional[dict[str, Column]] = None,
 ) -> WriteResult:
-    """Write the good rows as Parquet under `_v=<run_id>` and return what was written."""
+    """Write the good rows as Parquet under `_v=<run_id>` and return what was written.
+
+    `unparsed` maps a partition name to a condition counted during the write (e.g. a non-null
+    timestamp string that did not parse), so a silently-null partition value gets reported.
+    """
     names = list(plan.partition_columns)
     key = F.struct(*[F.col(c).cast("string").alias(c) for c in names])
     is_bad = bad if bad is not None else F.lit(False)
@@ -74,6 +80,7 @@ def write_version(
         # Observation.get cannot convert arrays from the JVM: ship the sets as JSON text.
         _json(F.collect_set(F.when(~is_bad, key))).alias("partitions"),
         _json(F.collect_set(F.when(is_bad, F.col(SOURCE_FILE) if bad is not None else F.lit(None)))).alias("bad_files"),
+        *[F.count(F.when(~is_bad & cond, 1)).alias(f"unparsed_{name}") for name, cond in (unparsed or {}).items()],
     )
     out = apply_layout(good_rows(observed, bad), plan).withColumn(VERSION_COLUMN, F.lit(run_id))
     (
@@ -92,6 +99,7 @@ def write_version(
         bad_rows=int(metrics["bad"]),
         bad_files=tuple(sorted(f for f in json.loads(metrics["bad_files"]) if f)),
         partitions=tuple(stats),
+        unparsed={n: int(metrics[f"unparsed_{n}"]) for n in unparsed or {} if metrics[f"unparsed_{n}"]},
     )
 
 
