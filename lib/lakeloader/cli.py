@@ -272,7 +272,7 @@ def cmd_query(args: argparse.Namespace) -> int:
 def render_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
     """Rows as an aligned table, CSV (with header) or one JSON array of objects."""
     if fmt == "json":
-        return json.dumps([dict(zip(columns, map(_json_value, r))) for r in rows], ensure_ascii=False) + "\n"
+        return json.dumps([dict(zip(columns, r)) for r in rows], ensure_ascii=False, default=_json_default) + "\n"
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
@@ -309,13 +309,18 @@ def _text(v: Any) -> str:  # noqa: ANN401
     return str(v)
 
 
-def _json_value(v: Any) -> Any:  # noqa: ANN401
+def _json_default(v: Any) -> Any:  # noqa: ANN401
+    """JSON for what json.dumps cannot encode itself, at any nesting depth."""
     if isinstance(v, decimal.Decimal):
-        # Exact decimals stay exact: a number when float holds it, else its text.
+        # Exact decimals stay exact: a number when a float holds the value, else its text.
         return float(v) if decimal.Decimal(repr(float(v))) == v else format(v, "f")
-    if isinstance(v, (dt.date, dt.datetime, bytes)):
-        return _text(v) if not isinstance(v, bytes) else v.hex()
-    return v
+    if isinstance(v, (dt.date, dt.datetime)):
+        return _text(v)
+    if isinstance(v, dt.time):
+        return v.isoformat()
+    if isinstance(v, bytes):
+        return v.hex()
+    return str(v)  # UUID, timedelta and other scalar types DuckDB may return
 
 
 def _table(rows: Sequence[Sequence[str]]) -> str:

@@ -186,7 +186,9 @@ def parse_config(raw: dict[str, Any], source_file: str = "<config>") -> Config:
     cfg = _build(Config, raw, "", source_file)
     cfg = dataclasses.replace(cfg, tables=tables, warehouse=_normalize_warehouse(cfg.warehouse, source_file))
     if cfg.catalog.kind == "local":
-        cfg = dataclasses.replace(cfg, catalog=dataclasses.replace(cfg.catalog, path=os.path.abspath(cfg.catalog.path)))
+        cfg = dataclasses.replace(
+            cfg, catalog=dataclasses.replace(cfg.catalog, path=os.path.abspath(os.path.expanduser(cfg.catalog.path)))
+        )
     for table in tables.values():
         _validate_table(table, f"tables.{table.name}", source_file)
     return cfg
@@ -208,7 +210,7 @@ def _validate_table(t: TableConfig, key: str, src: str) -> None:
         raise err("database", f"{t.database!r}: lowercase letters, digits and '_' only (Glue lowercases names)")
     try:
         render_source_path(t.source.path, dt.date(2024, 1, 31))
-    except (KeyError, IndexError, ValueError) as e:
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as e:
         raise err("source.path", f"bad placeholder ({e}); the only one is {{run_date:<strftime>}}") from None
     if not t.partitions:
         raise err("partitions", "at least one partition rule is required")
@@ -251,6 +253,8 @@ def _validate_check(c: CheckConfig, where: str, err: Any) -> None:
     for req in needs[c.kind]:
         if getattr(c, req) is None:
             raise err(where, f"{c.kind} needs '{req}'")
+    if c.kind == "accepted_values" and not c.values:
+        raise err(where, "accepted_values needs a non-empty 'values' list")
     if c.kind == "range" and c.min is None and c.max is None:
         raise err(where, "range needs 'min', 'max' or both")
 

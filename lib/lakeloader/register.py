@@ -95,7 +95,7 @@ def publish_partitions(
         created=len(written) - replaced,
         replaced=replaced,
         removed=len(removed),
-        superseded_locations=tuple(loc for loc in superseded if loc not in {p.location for p in partitions}),
+        superseded_locations=tuple(sorted(loc for loc in superseded if loc not in {p.location for p in partitions})),
     )
 
 

@@ -6,11 +6,14 @@ so a value round-trips exactly whatever characters it holds.
 
 from __future__ import annotations
 
+import decimal
+import hashlib
 import logging
 from collections.abc import Sequence
 from typing import Any, Optional
 
 import duckdb
+import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
@@ -23,6 +26,8 @@ from lakeloader.partitioning import HIVE_DEFAULT_PARTITION
 from lakeloader.query.base import QueryEngine, QueryResult
 
 log = logging.getLogger(__name__)
+FILE_COLUMN = "__lakeloader_file"  # read_parquet's file-name column; a data column may be called 'filename'
+_DATE_UNITS = {"DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
 
 
 class DuckDBEngine(QueryEngine):
@@ -35,15 +40,17 @@ class DuckDBEngine(QueryEngine):
         self.queries_issued = 0
 
     def query(self, sql: str, parameters: Sequence[Any] = ()) -> QueryResult:
-        try:
-            tree = sqlglot.parse_one(sql, read="athena")
-        except sqlglot.errors.ParseError as e:
-            raise QueryError(f"cannot parse SQL: {_one_line(e)}") from None
-        ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
-        for t in tree.find_all(exp.Table):
-            if t.name and t.name not in ctes:
-                self._attach(t.db, t.name)
-        duck_sql = tree.sql(dialect="duckdb")
+        tree = _parse_one(sql)
+        ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+        date_columns: set[str] = set()
+        tables = {
+            (t.db.lower(), t.name.lower())
+            for t in tree.find_all(exp.Table)
+            if t.name and (t.db or t.name.lower() not in ctes)
+        }
+        for database, table in sorted(tables):
+            date_columns |= self._attach(database, table)
+        duck_sql = _athena_semantics(tree, date_columns).sql(dialect="duckdb")
         self.queries_issued += 1
         try:
             cur = self.con.execute(duck_sql, list(parameters))
@@ -52,8 +59,8 @@ class DuckDBEngine(QueryEngine):
             raise QueryError(_one_line(e)) from None
         return QueryResult(columns=[d[0] for d in cur.description], rows=rows)
 
-    def _attach(self, database: str, table: str) -> None:
-        """(Re)define view database.table over the table's current partitions."""
+    def _attach(self, database: str, table: str) -> set[str]:
+        """(Re)define view database.table over the table's current partitions; returns its date columns."""
         if not database:
             raise QueryError(f"table {table!r}: address tables as database.table")
         meta = self.catalog.get_table(database, table)
@@ -61,38 +68,86 @@ class DuckDBEngine(QueryEngine):
             raise QueryError(f"table {database}.{table} is not in the catalog")
         columns = meta["StorageDescriptor"]["Columns"]
         keys = meta.get("PartitionKeys", [])
-        file_rows = []
+        files: list[str] = []
+        values: list[list[str]] = [[] for _ in keys]
         for p in self.catalog.get_partitions(database, table):
             for f in storage.list_files(p["StorageDescriptor"]["Location"], self.aws, suffix=".parquet"):
-                file_rows.append((_local(f.uri), *p["Values"]))
+                files.append(_local(f.uri))
+                for i, v in enumerate(p["Values"]):
+                    values[i].append(v)
         q = _ident
-        parts = f"{q('__parts_' + database + '_' + table)}"
-        key_defs = "".join(f", {q(k['Name'])} VARCHAR" for k in keys)
-        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {q(database)}")
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {parts} (file VARCHAR{key_defs})")
-        if file_rows:
-            marks = ", ".join("?" * (1 + len(keys)))
-            self.con.executemany(f"INSERT INTO {parts} VALUES ({marks})", file_rows)
+        # One helper table per catalog table; hashed so 'a_b.c' and 'a.b_c' never share one.
+        parts = q("__parts_" + hashlib.sha1(f"{database}\0{table}".encode()).hexdigest()[:16])
+        listing = pa.table({"file": files, **{f"k{i}": v for i, v in enumerate(values)}})
         key_sel = [
-            f"CAST(NULLIF(p.{q(k['Name'])}, '{HIVE_DEFAULT_PARTITION}') AS {duckdb_type(k['Type'])}) AS {q(k['Name'])}"
-            for k in keys
+            f"CAST(NULLIF(p.{q(f'k{i}')}, '{HIVE_DEFAULT_PARTITION}') AS {duckdb_type(k['Type'])}) AS {q(k['Name'])}"
+            for i, k in enumerate(keys)
         ]
-        if file_rows:
-            files = "[" + ", ".join(_literal(r[0]) for r in file_rows) + "]"
-            src = f"read_parquet({files}, filename = true, union_by_name = true)"
-            present = {r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
-            data_sel = [
-                f"d.{q(c['Name'])}"
-                if c["Name"] in present
-                else f"CAST(NULL AS {duckdb_type(c['Type'])}) AS {q(c['Name'])}"
-                for c in columns
-            ]
-            body = f"SELECT {', '.join(data_sel + key_sel)} FROM {src} AS d JOIN {parts} AS p ON d.filename = p.file"
-        else:
-            empty = [f"CAST(NULL AS {duckdb_type(c['Type'])}) AS {q(c['Name'])}" for c in columns]
-            body = f"SELECT {', '.join(empty + key_sel)} FROM {parts} AS p WHERE false"
-        self.con.execute(f"CREATE OR REPLACE VIEW {q(database)}.{q(table)} AS {body}")
-        log.debug("attached %s.%s: %d files", database, table, len(file_rows))
+        try:
+            self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {q(database)}")
+            self.con.register("__listing", listing)
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {parts} AS SELECT * FROM __listing")
+            self.con.unregister("__listing")
+            if files:
+                src = f"read_parquet({_literal_list(files)}, filename = {_literal(FILE_COLUMN)}, union_by_name = true)"
+                present = {r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+                data_sel = [
+                    f"d.{q(c['Name'])}"
+                    if c["Name"] in present
+                    else f"CAST(NULL AS {duckdb_type(c['Type'])}) AS {q(c['Name'])}"
+                    for c in columns
+                ]
+                body = (
+                    f"SELECT {', '.join(data_sel + key_sel)} FROM {src} AS d "
+                    f"JOIN {parts} AS p ON d.{q(FILE_COLUMN)} = p.file"
+                )
+            else:
+                empty = [f"CAST(NULL AS {duckdb_type(c['Type'])}) AS {q(c['Name'])}" for c in columns]
+                body = f"SELECT {', '.join(empty + key_sel)} FROM {parts} AS p WHERE false"
+            self.con.execute(f"CREATE OR REPLACE VIEW {q(database)}.{q(table)} AS {body}")
+        except duckdb.Error as e:
+            raise QueryError(f"cannot read table {database}.{table}: {_one_line(e)}") from None
+        log.debug("attached %s.%s: %d files", database, table, len(files))
+        return {c["Name"].lower() for c in [*columns, *keys] if c["Type"].lower() == "date"}
+
+
+def _parse_one(sql: str) -> exp.Expression:
+    try:
+        statements = [s for s in sqlglot.parse(sql, read="athena") if s is not None]
+    except sqlglot.errors.SqlglotError as e:
+        raise QueryError(f"cannot parse SQL: {_one_line(e)}") from None
+    if len(statements) != 1:
+        raise QueryError(f"expected one SQL statement, got {len(statements)}")
+    return statements[0]
+
+
+def _athena_semantics(tree: exp.Expression, date_columns: set[str]) -> exp.Expression:
+    """Rewrite the spots where a literal transpilation would give DuckDB's answer, not Athena's."""
+    # DECIMAL '2.50' is decimal(3,2) on Athena; a bare DECIMAL cast would be DuckDB's DECIMAL(18,3).
+    for cast in list(tree.find_all(exp.Cast)):
+        lit, to = cast.this, cast.to
+        if to.this == exp.DataType.Type.DECIMAL and not to.expressions and isinstance(lit, exp.Literal):
+            try:
+                _, digits, exponent = decimal.Decimal(lit.this).as_tuple()
+            except decimal.InvalidOperation:
+                continue
+            scale = max(0, -int(exponent))
+            precision = max(len(digits), scale, 1)
+            cast.set("to", exp.DataType.build(f"DECIMAL({precision}, {scale})"))
+    # date_add('day', 1, d) on a DATE is a DATE on Athena; DuckDB's d + INTERVAL gives a TIMESTAMP.
+    for node in list(tree.find_all(exp.DateAdd, exp.DateSub)):
+        unit = node.args.get("unit")
+        if unit is not None and unit.name.upper() in _DATE_UNITS and _is_date(node.this, date_columns):
+            node.replace(exp.Cast(this=node.copy(), to=exp.DataType.build("DATE")))
+    return tree
+
+
+def _is_date(node: exp.Expression, date_columns: set[str]) -> bool:
+    if isinstance(node, exp.Column):
+        return node.name.lower() in date_columns
+    if isinstance(node, exp.Cast):
+        return node.to.this == exp.DataType.Type.DATE
+    return isinstance(node, (exp.CurrentDate, exp.Date))
 
 
 def _ident(name: str) -> str:
@@ -101,6 +156,10 @@ def _ident(name: str) -> str:
 
 def _literal(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
+
+
+def _literal_list(items: Sequence[str]) -> str:
+    return "[" + ", ".join(_literal(i) for i in items) + "]"
 
 
 def _local(uri: str) -> str:
