@@ -11,7 +11,7 @@ from conftest import events_table
 from lakeloader.catalog.local import LocalCatalog
 from lakeloader.catalog.tables import partition_input, table_input
 from lakeloader.config import TableConfig, parse_config
-from lakeloader.errors import SchemaError
+from lakeloader.errors import CatalogError, SchemaError
 from lakeloader.manifest import PartitionStats
 from lakeloader.register import Published, ensure_table, evolve_columns, publish_partitions
 
@@ -257,3 +257,31 @@ def test_publish_case_distinct_values(registered):
     )
     assert (pub.created, pub.replaced) == (2, 0)
     assert set(locations(registered)) == {("2026-01-01", "a"), ("2026-01-01", "A")}
+
+
+class _FailingPut(LocalCatalog):
+    """Partition writes that fail half-way on the second call, like a Glue batch failing mid-publish."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.puts = 0
+
+    def put_partitions(self, database, table, partitions):
+        self.puts += 1
+        if self.puts == 2:
+            super().put_partitions(database, table, partitions[:1])
+            raise CatalogError("BatchCreatePartition demo.events: InternalServiceException")
+        super().put_partitions(database, table, partitions)
+
+
+def test_failed_publish_restores_the_catalog(tmp_path):
+    catalog = _FailingPut(str(tmp_path / "c.sqlite"))
+    table = table_config()
+    ensure_table(catalog, table, COLS, KEYS, ROOT)
+    publish_partitions(catalog, table, COLS, [stats("2026-01-01", "us", "r1")], "r1")
+    before = locations(catalog)
+    with pytest.raises(CatalogError):
+        publish_partitions(
+            catalog, table, COLS, [stats("2026-01-01", "us", "r2"), stats("2026-01-02", "us", "r2")], "r2"
+        )
+    assert locations(catalog) == before

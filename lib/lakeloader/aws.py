@@ -42,7 +42,7 @@ def client(service: str, aws: AwsConfig, pool_size: int = 10) -> Any:
     except ProfileNotFound:
         raise ConfigError(f"aws.profile: profile {aws.profile!r} is not in the AWS config files") from None
     config = BotoConfig(
-        retries={"mode": aws.retry_mode, "max_attempts": aws.max_attempts},
+        retries={"mode": aws.retry_mode, "total_max_attempts": aws.max_attempts},
         max_pool_connections=max(pool_size, 10),
     )
     return session.client(service, region_name=aws.region, endpoint_url=aws.endpoint_url or None, config=config)

@@ -39,6 +39,7 @@ class CatalogConfig:
     kind: Literal["local", "glue"] = "local"
     path: str = ".lakeloader/catalog.sqlite"
     catalog_id: Optional[str] = None
+    max_in_flight: int = 16
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,8 @@ def parse_config(raw: dict[str, Any], source_file: str = "<config>") -> Config:
         cfg = dataclasses.replace(
             cfg, catalog=dataclasses.replace(cfg.catalog, path=os.path.abspath(os.path.expanduser(cfg.catalog.path)))
         )
+    if cfg.catalog.max_in_flight < 1:
+        raise ConfigError(f"{source_file}: catalog.max_in_flight: must be at least 1")
     for table in tables.values():
         _validate_table(table, f"tables.{table.name}", source_file)
     return cfg

@@ -87,9 +87,14 @@ def publish_partitions(
     superseded = [existing[v]["StorageDescriptor"]["Location"] for v in written if v in existing]
     removed = [list(v) for v in existing if v not in written] if table.mode == "overwrite" else []
     superseded += [existing[tuple(v)]["StorageDescriptor"]["Location"] for v in removed]
-    catalog.put_partitions(table.database, table.name, inputs)
-    if removed:
-        catalog.delete_partitions(table.database, table.name, removed)
+    try:
+        catalog.put_partitions(table.database, table.name, inputs)
+        if removed:
+            catalog.delete_partitions(table.database, table.name, removed)
+    except BaseException:
+        # Glue has no multi-partition transaction: put back what this run changed before failing.
+        _restore(catalog, table, existing, written)
+        raise
     replaced = sum(1 for v in written if v in existing)
     return Published(
         created=len(written) - replaced,
@@ -97,6 +102,17 @@ def publish_partitions(
         removed=len(removed),
         superseded_locations=tuple(sorted(loc for loc in superseded if loc not in {p.location for p in partitions})),
     )
+
+
+def _restore(
+    catalog: Catalog, table: TableConfig, before: dict[tuple[str, ...], dict[str, Any]], written: set[tuple[str, ...]]
+) -> None:
+    try:
+        catalog.put_partitions(table.database, table.name, list(before.values()))
+        catalog.delete_partitions(table.database, table.name, [list(v) for v in written if v not in before])
+        log.warning("publish of %s.%s failed; the catalog was restored", table.database, table.name)
+    except Exception as e:  # the original failure matters more; say the catalog may be mixed
+        log.error("publish of %s.%s failed and restoring it failed too (%s)", table.database, table.name, e)
 
 
 def _fmt(cols: Sequence[Column]) -> str:

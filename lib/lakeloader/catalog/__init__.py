@@ -16,5 +16,5 @@ def open_catalog(config: Config) -> Catalog:
     if config.catalog.kind == "glue":
         from lakeloader.catalog.glue import GlueCatalog
 
-        return GlueCatalog(config.aws, config.catalog.catalog_id)
+        return GlueCatalog(config.aws, config.catalog.catalog_id, max_in_flight=config.catalog.max_in_flight)
     raise ConfigError(f"{config.source_file}: catalog.kind: {config.catalog.kind!r} is not supported by this build")

@@ -26,8 +26,7 @@ from lakeloader.errors import CatalogError
 
 log = logging.getLogger(__name__)
 
-CREATE_BATCH = 100  # BatchCreatePartition: PartitionInputList max 100
-UPDATE_BATCH = 100  # BatchUpdatePartition: Entries max 100
+CREATE_BATCH = 100  # BatchCreatePartition: PartitionInputList max 100 (BatchUpdatePartition's Entries too)
 DELETE_BATCH = 25  # BatchDeletePartition: PartitionsToDelete max 25
 PAGE_SIZE = 1000  # GetPartitions: MaxResults max 1000
 
@@ -54,7 +53,10 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How long to keep retrying throttled Glue calls or items before giving up."""
+    """How long to keep retrying throttled Glue calls or items of one batch before giving up.
+
+    `max_attempts` counts the first try; `time_limit_s` runs from the batch's first call.
+    """
 
     max_attempts: int = 8
     base_delay_s: float = 0.2
@@ -66,9 +68,9 @@ class RetryPolicy:
 class _Backoff:
     """One retry budget: attempts counted, sleeps with full jitter, gives up at the bound or the deadline."""
 
-    def __init__(self, policy: RetryPolicy, deadline: float) -> None:
+    def __init__(self, policy: RetryPolicy) -> None:
         self.policy = policy
-        self.deadline = deadline
+        self.deadline = time.monotonic() + policy.time_limit_s
         self.attempt = 1
 
     def wait(self) -> bool:
@@ -109,7 +111,7 @@ class GlueCatalog(Catalog):
         aws: AwsConfig,
         catalog_id: Optional[str] = None,
         client: Any = None,
-        max_in_flight: int = 8,
+        max_in_flight: int = 16,
         retry: Optional[RetryPolicy] = None,
     ) -> None:
         if max_in_flight < 1:
@@ -183,9 +185,8 @@ class GlueCatalog(Catalog):
                 raise CatalogError(f"table {database}.{table} does not exist")
             return
         items = [_Item(list(v), body) for v, body in unique.items()]
-        deadline = time.monotonic() + self.retry.time_limit_s
         counts = self._in_parallel(
-            [lambda c=c: self._put_chunk(database, table, c, deadline) for c in _chunks(items, CREATE_BATCH)]
+            [lambda c=c: self._put_chunk(database, table, c) for c in _chunks(items, CREATE_BATCH)]
         )
         log.info(
             "registered %d partitions of %s.%s (%d created, %d replaced)",
@@ -200,18 +201,18 @@ class GlueCatalog(Catalog):
         unique = {tuple(v): list(v) for v in values}
         if not unique:
             return
-        deadline = time.monotonic() + self.retry.time_limit_s
         items = [_Item(v, {"Values": v}) for v in unique.values()]
-        self._in_parallel(
-            [lambda c=c: self._delete_chunk(database, table, c, deadline) for c in _chunks(items, DELETE_BATCH)]
-        )
+        self._in_parallel([lambda c=c: self._delete_chunk(database, table, c) for c in _chunks(items, DELETE_BATCH)])
         log.info("deleted up to %d partitions of %s.%s", len(items), database, table)
 
     # ------------------------------------------------------------------ batches
 
-    def _put_chunk(self, database: str, table: str, chunk: list[_Item], deadline: float) -> tuple[int, int]:
-        """Create the chunk's partitions, update those that exist; (created, updated)."""
-        backoff = _Backoff(self.retry, deadline)
+    def _put_chunk(self, database: str, table: str, chunk: list[_Item]) -> tuple[int, int]:
+        """Create the chunk's partitions, update those that exist; (created, updated).
+
+        Updates are a subset of the chunk, so they fit one BatchUpdatePartition call too.
+        """
+        backoff = _Backoff(self.retry)
         to_create, to_update = list(chunk), []
         created = updated = 0
         while True:
@@ -254,8 +255,8 @@ class GlueCatalog(Catalog):
                 self._give_up(operation, database, table, retry_create + retry_update, backoff)
             to_create, to_update = retry_create, retry_update
 
-    def _delete_chunk(self, database: str, table: str, chunk: list[_Item], deadline: float) -> None:
-        backoff = _Backoff(self.retry, deadline)
+    def _delete_chunk(self, database: str, table: str, chunk: list[_Item]) -> None:
+        backoff = _Backoff(self.retry)
         todo = chunk
         while todo:
             try:
@@ -304,7 +305,8 @@ class GlueCatalog(Catalog):
             item = by_values.get(tuple(err.get(values_key) or ()))
             if item is None:  # cannot tell which partition failed, so cannot promise it is registered
                 raise CatalogError(f"{operation} {database}.{table}: {code}: {message} (for unknown partition)")
-            if awsutil.is_throttling(code, message):
+            # Throttling and Glue's own transient failures are retried like a throttled call.
+            if awsutil.is_throttling(code, message) or code == "InternalServiceException":
                 item.error = "throttled"
             elif code in expected:
                 item.error = code

@@ -1,0 +1,168 @@
+"""Benchmark: register N partitions with GlueCatalog.put_partitions against a moto server with injected latency.
+
+    python bench/glue_register.py --partitions 10000 --latency-ms 100
+
+Every Glue call through the client sleeps `--latency-ms` first (a stand-in for the network round trip and
+Glue's own time), so the wall time shows how well calls overlap. A sequential run (max_in_flight=1) is the
+baseline; the design target is < 2 s for 10,000 partitions at 100 ms per call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import multiprocessing
+import os
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+# Never reach a real AWS account from a benchmark.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.pop("AWS_PROFILE", None)
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+
+from lakeloader import aws  # noqa: E402
+from lakeloader.catalog.glue import GlueCatalog  # noqa: E402
+from lakeloader.catalog.tables import partition_input, table_input  # noqa: E402
+from lakeloader.config import AwsConfig, CatalogConfig  # noqa: E402
+
+COLUMNS = [{"Name": "id", "Type": "bigint"}, {"Name": "amount", "Type": "double"}]
+KEYS = [{"Name": "dt", "Type": "string"}, {"Name": "bucket", "Type": "string"}]
+
+
+class SlowClient:
+    """Delegates to a real Glue client, sleeping `latency_s` before every API call and counting calls."""
+
+    def __init__(self, real: Any, latency_s: float) -> None:
+        self.real, self.latency_s, self.calls = real, latency_s, Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.real, name)
+        if not callable(attr) or name in ("get_paginator", "meta"):
+            return attr
+
+        def call(**kwargs: Any) -> Any:
+            self.calls[name] += 1
+            time.sleep(self.latency_s)
+            return attr(**kwargs)
+
+        return call
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_moto(port: int, stop: Any) -> None:
+    """Run a ThreadedMotoServer until `stop` is set (the body of the --server process mode)."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per call otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    stop.wait()
+    server.stop()
+
+
+@contextmanager
+def moto_server(mode: str) -> Iterator[str]:
+    """A moto server's URL: in this process (its CPU competes for our GIL) or in a child process (like a
+    remote Glue, whose work does not run on the client's interpreter)."""
+    port = free_port()
+    stop = multiprocessing.Event() if mode == "process" else threading.Event()
+    runner = multiprocessing.Process if mode == "process" else threading.Thread
+    worker = runner(target=serve_moto, args=(port, stop), daemon=True)
+    worker.start()
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+
+
+def wait_for_port(port: int, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise SystemExit(f"bench error: moto server did not listen on port {port} within {timeout_s:.0f} s")
+
+
+def partitions(n: int) -> list[dict[str, Any]]:
+    root = "s3://bench/warehouse/bench/events"
+    out = []
+    for i in range(n):
+        values = [f"2024-{1 + i // 2800:02d}-{1 + i // 100 % 28:02d}", f"{i % 100:03d}"]
+        out.append(partition_input(values, f"{root}/dt={values[0]}/bucket={values[1]}/_v=r1", COLUMNS))
+    return out
+
+
+def run(cfg: AwsConfig, n: int, latency_s: float, max_in_flight: int) -> dict[str, Any]:
+    """Register n partitions into a fresh table; wall time and calls of put_partitions alone."""
+    real = aws.client("glue", cfg, pool_size=max_in_flight)
+    db = f"bench_{uuid.uuid4().hex[:8]}"
+    real.create_database(DatabaseInput={"Name": db})
+    real.create_table(DatabaseName=db, TableInput=table_input("events", COLUMNS, KEYS, "s3://bench/events"))
+    client = SlowClient(real, latency_s)
+    catalog = GlueCatalog(cfg, client=client, max_in_flight=max_in_flight)
+    parts = partitions(n)
+    start = time.perf_counter()
+    catalog.put_partitions(db, "events", parts)
+    wall = time.perf_counter() - start
+    registered = len(GlueCatalog(cfg, client=real).get_partitions(db, "events"))
+    if registered != n:
+        raise SystemExit(f"bench error: {registered} partitions registered, expected {n}")
+    calls = sum(client.calls.values())
+    return {"calls": calls, "wall": wall, "estimate": calls * latency_s, "by_method": dict(client.calls)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--partitions", type=int, default=10_000)
+    p.add_argument("--latency-ms", type=float, default=100.0)
+    p.add_argument("--max-in-flight", type=int, default=CatalogConfig().max_in_flight)
+    p.add_argument("--no-baseline", action="store_true", help="skip the sequential (max_in_flight=1) run")
+    p.add_argument(
+        "--server",
+        choices=["thread", "process"],
+        default="process",
+        help="run the ThreadedMotoServer in this process or in a child process (default: process)",
+    )
+    args = p.parse_args(argv)
+    latency_s = args.latency_ms / 1000
+
+    with moto_server(args.server) as endpoint:
+        cfg = AwsConfig(endpoint_url=endpoint, region="us-east-1")
+        par = run(cfg, args.partitions, latency_s, args.max_in_flight)
+        seq = None if args.no_baseline else run(cfg, args.partitions, latency_s, 1)
+
+    print(f"partitions          {args.partitions}")
+    print(f"calls               {par['calls']} {par['by_method']} (ceil(n/100) = {math.ceil(args.partitions / 100)})")
+    print(f"latency per call    {args.latency_ms:.0f} ms")
+    print(f"max_in_flight       {args.max_in_flight}")
+    print(f"moto server         {'child process' if args.server == 'process' else 'thread in this process'}")
+    print(f"wall time           {par['wall']:.2f} s")
+    print(f"sequential estimate {par['estimate']:.2f} s (calls x latency)")
+    if seq is not None:
+        print(f"sequential measured {seq['wall']:.2f} s (max_in_flight=1, {seq['calls']} calls)")
+        print(f"speed-up            {seq['wall'] / par['wall']:.1f}x (sequential / parallel wall time)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
