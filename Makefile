@@ -14,10 +14,17 @@ DEMO_DIR   := .lakeloader/demo
 DEMO_ROWS  ?= 200000
 PYTEST_ARGS ?=
 
+# s3a (hadoop-aws + AWS SDK) for s3:// off EMR: Maven Central is out of reach, so the jars come from
+# the sagemaker-pyspark sdist on PyPI (downloaded, never installed: it pins an old pyspark).
+JARS_DIR   := $(CACHE)/jars
+S3A_JAR    := $(JARS_DIR)/hadoop-aws-3.3.1.jar
+SAGEMAKER  := sagemaker_pyspark-1.4.5
+
 export PIP_CACHE_DIR := $(CACHE)/pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export LAKELOADER_JARS_DIR := $(JARS_DIR)
 
-.PHONY: help install demo test test-fast lint clean
+.PHONY: help install jars demo test test-fast lint clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -30,6 +37,16 @@ $(STAMP): setup.py constraints.txt
 
 install: $(STAMP) ## build .venv/ with lakeloader (editable) and its pinned deps; seconds on a rerun
 
+$(S3A_JAR): | $(STAMP)
+	@mkdir -p $(JARS_DIR) $(CACHE)/sdist
+	$(BIN)/pip download --quiet --no-deps --no-binary :all: sagemaker-pyspark==1.4.5 -d $(CACHE)/sdist
+	tar -xzf $(CACHE)/sdist/$(SAGEMAKER).tar.gz -C $(JARS_DIR) --strip-components=3 \
+	  $(SAGEMAKER)/deps/jars/hadoop-aws-3.3.1.jar $(SAGEMAKER)/deps/jars/aws-java-sdk-bundle-1.11.901.jar
+	@rm -f $(CACHE)/sdist/$(SAGEMAKER).tar.gz
+	@touch $@
+
+jars: $(S3A_JAR) ## fetch the s3a jars into ~/.cache/lakeloader/jars (Spark on s3:// outside EMR)
+
 demo: install ## run the whole pipeline locally on generated sample data (no AWS account needed)
 	@rm -rf $(DEMO_DIR) .lakeloader/warehouse .lakeloader/catalog.sqlite
 	$(BIN)/lakeloader sample --out $(DEMO_DIR)/input --rows $(DEMO_ROWS)
@@ -38,7 +55,7 @@ demo: install ## run the whole pipeline locally on generated sample data (no AWS
 	$(BIN)/lakeloader query --config $(CONFIG) \
 	  "SELECT dt, count(*) AS events, count(DISTINCT user_id) AS users FROM demo.events GROUP BY dt ORDER BY dt"
 
-test: install ## run every test (unit, Spark, end-to-end); pytest's "no tests ran" (exit 5) fails too
+test: install jars ## run every test (unit, Spark, AWS on moto, end-to-end); "no tests ran" (exit 5) fails too
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: install ## only the tests that need neither Spark nor a server (seconds)

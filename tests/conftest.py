@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import os
 import socket
+from collections import defaultdict
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -81,3 +85,21 @@ def write_config(tmp_path: Path):
         return str(path)
 
     return write
+
+
+def expected_from_csv(folder: Path) -> dict[tuple[str, str | None], tuple[int, Decimal]]:
+    """(date, country) -> (rows, sum of amount) computed from the raw files, skipping malformed lines."""
+    out: dict[tuple[str, str | None], list] = defaultdict(lambda: [0, Decimal(0)])
+    for f in sorted(folder.glob("*.csv")):
+        with f.open(newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                try:
+                    int(row["event_id"])
+                    ts = dt.datetime.strptime(row["event_ts"], "%Y-%m-%d %H:%M:%S")
+                    amount = Decimal(row["amount"]) if row["amount"] else None
+                except (ValueError, InvalidOperation):
+                    continue
+                acc = out[(ts.date().isoformat(), row["country"] or None)]
+                acc[0] += 1
+                acc[1] += amount or 0
+    return {k: (v[0], v[1]) for k, v in out.items()}

@@ -143,7 +143,7 @@ def test_relative_warehouse_and_catalog_become_absolute(tmp_path, monkeypatch):
     [
         ("file:///data/wh/", "file:///data/wh"),
         ("s3://bucket/prefix/", "s3://bucket/prefix"),
-        ("s3a://bucket/prefix", "s3a://bucket/prefix"),
+        ("s3a://bucket/prefix", "s3://bucket/prefix"),
         ("/abs/wh", "file:///abs/wh"),
     ],
 )

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
-from collections import Counter, defaultdict
-from decimal import Decimal, InvalidOperation
+from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from conftest import events_table
+from conftest import events_table, expected_from_csv
 from lakeloader.catalog import open_catalog
 from lakeloader.cli import main
 from lakeloader.config import load_config
@@ -19,24 +18,6 @@ from lakeloader.query import open_engine
 from lakeloader.sample import generate
 
 pytestmark = [pytest.mark.spark, pytest.mark.e2e]
-
-
-def expected_from_csv(folder: Path) -> dict[tuple[str, str | None], tuple[int, Decimal]]:
-    """(date, country) -> (rows, sum of amount) computed from the raw files, skipping malformed lines."""
-    out: dict[tuple[str, str | None], list] = defaultdict(lambda: [0, Decimal(0)])
-    for f in sorted(folder.glob("*.csv")):
-        with f.open(newline="", encoding="utf-8") as fh:
-            for row in csv.DictReader(fh):
-                try:
-                    int(row["event_id"])
-                    ts = dt.datetime.strptime(row["event_ts"], "%Y-%m-%d %H:%M:%S")
-                    amount = Decimal(row["amount"]) if row["amount"] else None
-                except (ValueError, InvalidOperation):
-                    continue
-                acc = out[(ts.date().isoformat(), row["country"] or None)]
-                acc[0] += 1
-                acc[1] += amount or 0
-    return {k: (v[0], v[1]) for k, v in out.items()}
 
 
 def table_contents(cfg: str) -> dict[tuple[str, str | None], tuple[int, Decimal]]:

@@ -6,7 +6,7 @@ against a moto server.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import boto3
 from botocore.config import Config as BotoConfig
@@ -72,3 +72,16 @@ def is_throttling(code: str, message: str = "") -> bool:
 def one_line(text: str) -> str:
     """Collapse whitespace and newlines so a message fits the one-line error rule."""
     return " ".join(str(text).split())
+
+
+def frozen_credentials(aws: AwsConfig) -> Optional[tuple[str, str, Optional[str]]]:
+    """(key id, secret, session token) from boto3's credential chain, for engines that take them raw."""
+    try:
+        session = boto3.session.Session(profile_name=aws.profile, region_name=aws.region)
+    except ProfileNotFound:
+        raise ConfigError(f"aws.profile: profile {aws.profile!r} is not in the AWS config files") from None
+    creds = session.get_credentials()
+    if creds is None:
+        return None
+    frozen = creds.get_frozen_credentials()
+    return frozen.access_key, frozen.secret_key, frozen.token

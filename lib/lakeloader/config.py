@@ -24,6 +24,14 @@ TRANSFORMS = ("date", "hour", "month", "year")
 BUCKET_RE = re.compile(r"^bucket:([1-9][0-9]*)$")
 NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 
+# Athena's default for `projection.<key>.format` as lakeloader sets it: the value `transform: date` writes.
+DEFAULT_PROJECTION_DATE_FORMAT = "yyyy-MM-dd"
+# The partition values each time transform writes (partitioning.partition_expr), as Java date formats.
+TRANSFORM_DATE_FORMATS = {"date": "yyyy-MM-dd", "hour": "yyyy-MM-dd-HH", "month": "yyyy-MM", "year": "yyyy"}
+# A relative bound of a projected date range, as Athena documents it (e.g. `NOW`, `NOW-3YEARS`).
+_NOW_RE = re.compile(r"^\s*NOW\s*(([+-])\s*([0-9]+)\s*(YEARS?|MONTHS?|WEEKS?|DAYS?|HOURS?|MINUTES?|SECONDS?)\s*)?$")
+_INT_RE = re.compile(r"^\s*-?[0-9]+\s*$")
+
 
 @dataclass(frozen=True)
 class AwsConfig:
@@ -95,6 +103,24 @@ class CheckConfig:
 
 
 @dataclass(frozen=True)
+class ProjectionConfig:
+    """Athena partition projection for one partition key (the `projection.<key>.*` table properties)."""
+
+    type: Literal["date", "integer", "enum", "injected"]
+    range: Optional[str] = None
+    format: Optional[str] = None
+    interval: Optional[int] = None
+    unit: Optional[Literal["YEARS", "MONTHS", "WEEKS", "DAYS", "HOURS", "MINUTES", "SECONDS"]] = None
+    values: Optional[list[str]] = None
+    digits: Optional[int] = None
+
+    @property
+    def date_format(self) -> str:
+        """The Java date format of a `date` projection (`format`, else yyyy-MM-dd)."""
+        return self.format or DEFAULT_PROJECTION_DATE_FORMAT
+
+
+@dataclass(frozen=True)
 class TableConfig:
     name: str
     database: str
@@ -108,6 +134,7 @@ class TableConfig:
     schema_evolution: Literal["append", "overwrite"] = "append"
     location: Optional[str] = None
     checks: list[CheckConfig] = field(default_factory=list)
+    partition_projection: dict[str, ProjectionConfig] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -240,6 +267,7 @@ def _validate_table(t: TableConfig, key: str, src: str) -> None:
         raise err("max_records_per_file", "must be 0 (derived) or positive")
     for i, c in enumerate(t.checks):
         _validate_check(c, f"checks[{i}]", err)
+    _validate_projection(t, err)
 
 
 def _validate_check(c: CheckConfig, where: str, err: Any) -> None:
@@ -262,8 +290,123 @@ def _validate_check(c: CheckConfig, where: str, err: Any) -> None:
         raise err(where, "range needs 'min', 'max' or both")
 
 
+# Which optional keys each projection type takes (Athena's `projection.<key>.*` properties).
+_PROJECTION_KEYS = {
+    "date": ("range", "format", "interval", "unit"),
+    "integer": ("range", "interval", "digits"),
+    "enum": ("values",),
+    "injected": (),
+}
+
+
+def _validate_projection(t: TableConfig, err: Any) -> None:
+    """Athena needs an entry for every partition key, and each entry must project the paths lakeloader writes."""
+    if not t.partition_projection:
+        return
+    rules = {r.name: r for r in t.partitions}
+    for name in t.partition_projection:
+        if name not in rules:
+            raise err(
+                f"partition_projection.{name}",
+                f"{name!r} is not a partition of this table{suggest(name, rules)} (partitions: {', '.join(rules)})",
+            )
+    missing = [n for n in rules if n not in t.partition_projection]
+    if missing:
+        raise err(
+            "partition_projection",
+            f"no entry for partition {', '.join(map(repr, missing))}; Athena needs one for every partition key",
+        )
+    for name, p in t.partition_projection.items():
+        _validate_projection_entry(p, rules[name], f"partition_projection.{name}", err)
+
+
+def _validate_projection_entry(p: ProjectionConfig, rule: PartitionRule, where: str, err: Any) -> None:
+    for key in ("range", "format", "interval", "unit", "values", "digits"):
+        if getattr(p, key) is not None and key not in _PROJECTION_KEYS[p.type]:
+            takes = ", ".join(_PROJECTION_KEYS[p.type]) or "no other keys"
+            raise err(f"{where}.{key}", f"does not apply to type {p.type} (it takes {takes})")
+    for key in ("interval", "digits"):
+        if getattr(p, key) is not None and getattr(p, key) < 1:
+            raise err(f"{where}.{key}", "must be a positive integer")
+    made_by = f"transform {rule.transform!r}" if rule.transform else "an identity partition"
+    if p.type == "integer":
+        if rule.transform in ("date", "hour", "month"):
+            raise err(f"{where}.type", f"{made_by} writes dates, not integers; use type: date")
+        if p.range is None:
+            raise err(f"{where}.range", 'type integer needs range: "<min>,<max>", e.g. "0,15"')
+        bounds = p.range.split(",")
+        if len(bounds) != 2 or not all(_INT_RE.match(b) for b in bounds):
+            raise err(f"{where}.range", f'{p.range!r} is not "<min>,<max>" with two integers')
+        if int(bounds[0]) > int(bounds[1]):
+            raise err(f"{where}.range", f"{p.range!r}: the minimum is greater than the maximum")
+        if rule.buckets is not None and (p.digits or 1) > 1:
+            raise err(f"{where}.digits", f"{made_by} writes bucket numbers without leading zeros; drop digits")
+    elif p.type == "enum":
+        if not p.values:
+            raise err(f"{where}.values", "type enum needs a non-empty list of values")
+        for i, v in enumerate(p.values):
+            if not v or "," in v:
+                # Athena splits `projection.<key>.values` on commas; '' is stored as the Hive default partition.
+                raise err(f"{where}.values[{i}]", f"{v!r} cannot be projected (empty, or contains ',')")
+    elif p.type == "date":
+        if rule.buckets is not None:
+            raise err(
+                f"{where}.type",
+                f'{made_by} writes bucket numbers, not dates; use type: integer, range: "0,{rule.buckets - 1}"',
+            )
+        fmt = p.date_format
+        written = TRANSFORM_DATE_FORMATS.get(rule.transform or "")
+        if written is not None and fmt != written:
+            # A different format projects directory names that do not exist: Athena returns no rows, no error.
+            raise err(f"{where}.format", f"{fmt!r} does not match the values {made_by} writes ({written})")
+        if p.range is None:
+            raise err(f"{where}.range", 'type date needs range: "<start>,<end>", e.g. "2020-01-01,NOW"')
+        bounds = p.range.split(",")
+        if len(bounds) != 2:
+            raise err(f"{where}.range", f'{p.range!r} is not "<start>,<end>"')
+        for b in bounds:
+            if not _NOW_RE.match(b) and not _is_java_date(b, fmt):
+                raise err(f"{where}.range", f"{b!r} is neither a date in format {fmt!r} nor NOW[+-<n><UNIT>]")
+        if _needs_interval(fmt) and (p.interval is None or p.unit is None):
+            # Athena defaults the step only for day or month precision.
+            raise err(where, f"format {fmt!r} is not day or month precision, so Athena needs interval and unit")
+
+
+# Java DateTimeFormatter letters lakeloader can check a range bound against; others are left to Athena.
+_JAVA_DATE_TOKENS = (("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S"))
+
+
+def _is_java_date(text: str, fmt: str) -> bool:
+    """Whether `text` parses with the Java date format `fmt`; True when `fmt` uses letters not checked here."""
+    pattern, i = "", 0
+    while i < len(fmt):
+        for token, directive in _JAVA_DATE_TOKENS:
+            end = i + len(token)
+            if fmt.startswith(token, i) and fmt[end : end + 1] != token[0]:
+                pattern, i = pattern + directive, end
+                break
+        else:
+            if fmt[i].isalpha() or fmt[i] in "'%":
+                return True
+            pattern, i = pattern + fmt[i], i + 1
+    try:
+        dt.datetime.strptime(text, pattern)
+    except ValueError:
+        return False
+    return True
+
+
+def _needs_interval(fmt: str) -> bool:
+    letters = set(re.sub(r"'[^']*'", "", fmt))
+    if letters & set("HhKkmsSAnN"):
+        return True
+    return not letters & set("dDM")
+
+
 def _normalize_warehouse(value: str, src: str) -> str:
-    if value.startswith(("s3://", "s3a://", "hdfs://")):
+    if value.startswith(("s3://", "s3a://", "s3n://")):
+        return "s3://" + value.split("://", 1)[1].rstrip("/")  # the catalog always records s3://
+    if value.startswith("hdfs://"):
         return value.rstrip("/")
     if value.startswith("file://"):
         value = value[len("file://") :]
@@ -333,6 +476,8 @@ def _coerce(tp: Any, value: Any, key: str, src: str) -> Any:
             raise ConfigError(f"{src}: {key}: expected a mapping, got {_describe(value)}")
         if args and args[1] is str:
             return {str(k): str(v) for k, v in value.items()}
+        if args and dataclasses.is_dataclass(args[1]):
+            return {str(k): _build(args[1], v, _join(key, k), src) for k, v in value.items()}
         return dict(value)
     if tp is Any:
         return value

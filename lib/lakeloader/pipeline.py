@@ -28,6 +28,7 @@ from lakeloader.layout import plan_layout
 from lakeloader.manifest import Manifest
 from lakeloader.partitioning import HIVE_DEFAULT_PARTITION, add_partition_columns, check_rules, unparsed_conditions
 from lakeloader.register import Published, ensure_table, publish_partitions
+from lakeloader.session import configure_s3, spark_uri
 from lakeloader.source import CORRUPT, SOURCE_FILE, Input, InputFile, read_source
 from lakeloader.writer import WriteResult, good_rows, remove_version, write_version
 
@@ -84,6 +85,7 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
     uri = opts.input_uri or render_source_path(table.source.path, opts.run_date)
     root, admin, aws = config.table_location(table), config.admin_location(table), config.aws
     timings: dict[str, float] = {}
+    configure_s3(spark, aws)
 
     with _stage("plan", timings):
         inp = read_source(spark, table.source, [uri], where)
@@ -125,7 +127,7 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
 
     plan = plan_layout(names, table.target_file_mb, table.max_records_per_file)
     with _stage("write", timings):
-        written = _write(df, inp, root, plan, run_id, table, f"{where}.source ({uri})")
+        written = _write(df, inp, root, plan, run_id, table, f"{where}.source ({uri})", aws)
     try:
         quarantine = _handle_bad_rows(spark, table, inp, written, admin, run_id, where, timings)
         if written.rows_written == 0:
@@ -158,10 +160,10 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
     return RunSummary(m, uri_m, "published", published)
 
 
-def _write(df, inp: Input, root: str, plan, run_id: str, table: TableConfig, where: str) -> WriteResult:  # noqa: ANN001
+def _write(df, inp: Input, root: str, plan, run_id: str, table: TableConfig, where: str, aws) -> WriteResult:  # noqa: ANN001
     try:
         result = write_version(
-            df, inp.bad, root, plan, run_id, table.compression, None, unparsed_conditions(table.partitions)
+            df, inp.bad, root, plan, run_id, table.compression, aws, unparsed_conditions(table.partitions)
         )
     except Exception as e:
         text = str(e)
@@ -218,7 +220,7 @@ def _handle_bad_rows(
                 F.col(CORRUPT).alias("record"),
                 F.lit(f"does not parse as {table.source.format} with the table's schema").alias("reason"),
                 F.col(SOURCE_FILE).alias("source_file"),
-            ).coalesce(1).write.mode("overwrite").json(dest)
+            ).coalesce(1).write.mode("overwrite").json(spark_uri(spark, dest))
         finally:
             rows.unpersist()
     return dest

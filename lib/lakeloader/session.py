@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Optional
+from urllib.parse import urlparse
 
 from pyspark.sql import SparkSession
+
+from lakeloader.config import AwsConfig
+from lakeloader.storage import hadoop_uri
+
+# hadoop-aws and its AWS SDK, for s3a:// off EMR (EMR has EMRFS for s3://). `make jars` puts them here.
+S3A_JARS = ("hadoop-aws-3.3.1.jar", "aws-java-sdk-bundle-1.11.901.jar")
 
 # Settings every lakeloader session needs, wherever it runs.
 BASE_CONF = {
@@ -27,10 +35,32 @@ LOCAL_CONF = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.warehouse.dir": os.path.join(os.getcwd(), ".lakeloader", "spark-warehouse"),
-    # No .crc side files next to local output.
-    "spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
     "spark.driver.extraJavaOptions": "-Dderby.system.home=.lakeloader",
 }
+
+
+def s3a_jars() -> list[str]:
+    """The s3a jars when present ($LAKELOADER_JARS_DIR or ~/.cache/lakeloader/jars), else []."""
+    folder = Path(os.environ.get("LAKELOADER_JARS_DIR", Path.home() / ".cache" / "lakeloader" / "jars"))
+    paths = [folder / name for name in S3A_JARS]
+    return [str(p) for p in paths] if all(p.is_file() for p in paths) else []
+
+
+def configure_s3(spark: SparkSession, aws: AwsConfig) -> None:
+    """Point s3a at the configured region/endpoint (a moto server locally); a no-op for AWS defaults."""
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    conf.set("fs.s3a.endpoint.region", aws.region)
+    if aws.endpoint_url:
+        ep = urlparse(aws.endpoint_url)
+        conf.set("fs.s3a.endpoint", ep.netloc)
+        conf.set("fs.s3a.path.style.access", "true")
+        conf.set("fs.s3a.connection.ssl.enabled", str(ep.scheme == "https").lower())
+        conf.set("fs.s3a.impl.disable.cache", "true")  # a test may point at a new endpoint
+
+
+def spark_uri(spark: SparkSession, uri: str) -> str:
+    """The URI to hand this session's Spark for a catalog URI (s3:// becomes s3a:// off EMR)."""
+    return hadoop_uri(uri, on_cluster=not spark.sparkContext.master.startswith("local"))
 
 
 def is_on_cluster() -> bool:
@@ -45,9 +75,15 @@ def build_session(
     local = (not is_on_cluster()) if local is None else local
     builder = SparkSession.builder.appName(app_name)
     conf = {**BASE_CONF, **(LOCAL_CONF if local else {}), **(extra or {})}
+    if local and s3a_jars():
+        conf.setdefault("spark.jars", ",".join(s3a_jars()))
     for k, v in conf.items():
         builder = builder.config(k, v)
     spark = builder.getOrCreate()
+    if local:
+        # No .crc side files next to local output (local mode: tasks share the driver's cached FS).
+        jvm, conf = spark.sparkContext._jvm, spark.sparkContext._jsc.hadoopConfiguration()
+        jvm.org.apache.hadoop.fs.FileSystem.getLocal(conf).setWriteChecksum(False)
     # lakeloader reports every failure itself in one line; on a laptop the JVM's task stack traces
     # are noise unless asked for. On a cluster the step logs keep Spark's own warnings.
     spark.sparkContext.setLogLevel("WARN" if verbose or not local else "OFF")

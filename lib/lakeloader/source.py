@@ -15,6 +15,7 @@ from pyspark.sql import types as T
 
 from lakeloader.config import SourceConfig
 from lakeloader.errors import ConfigError, InputError
+from lakeloader.session import spark_uri
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def read_source(
     schema: Optional[T.StructType] = None,
 ) -> Input:
     """Read the input lazily: one scan, bad rows kept (quarantine/drop) or failing fast (fail)."""
-    uris = list(uris)
+    uris = [spark_uri(spark, u) for u in uris]
     files = list_input(spark, uris)
     reader = spark.read.format(src.format).options(**{k: _opt(v) for k, v in src.options.items()})
     permissive = src.format in _PERMISSIVE_FORMATS and src.on_bad_records != "fail"

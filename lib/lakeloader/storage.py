@@ -21,6 +21,24 @@ class FileInfo:
     size: int
 
 
+def hadoop_uri(uri: str, on_cluster: bool) -> str:
+    """The URI Spark should use: s3:// stays on EMR (EMRFS); elsewhere it becomes s3a:// (hadoop-aws).
+
+    The catalog and manifests always record s3://; this is the one place the scheme changes.
+    """
+    if not on_cluster and uri.startswith("s3://"):
+        return "s3a://" + uri[len("s3://") :]
+    return uri
+
+
+def catalog_uri(uri: str) -> str:
+    """The URI the catalog records: s3a:// and s3n:// become s3://."""
+    for scheme in ("s3a://", "s3n://"):
+        if uri.startswith(scheme):
+            return "s3://" + uri[len(scheme) :]
+    return uri
+
+
 def to_filesystem(uri: str, aws: Optional[AwsConfig] = None) -> tuple[pafs.FileSystem, str]:
     """(filesystem, path inside it) for a file:// or s3:// URI."""
     parsed = urlparse(uri)
@@ -44,9 +62,10 @@ def _uri(prefix_uri: str, fs_path: str) -> str:
 def write_text(uri: str, text: str, aws: Optional[AwsConfig] = None) -> None:
     """Write a small text file, creating parent directories; replaces atomically on a local disk."""
     fs, path = to_filesystem(uri, aws)
-    parent = path.rsplit("/", 1)[0]
-    fs.create_dir(parent, recursive=True)
-    tmp = path + ".tmp" if isinstance(fs, pafs.LocalFileSystem) else path
+    local = isinstance(fs, pafs.LocalFileSystem)
+    if local:  # S3 has no directories; creating one would leave an empty marker object
+        fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    tmp = path + ".tmp" if local else path
     with fs.open_output_stream(tmp) as out:
         out.write(text.encode("utf-8"))
     if tmp != path:

@@ -23,6 +23,7 @@ from lakeloader.config import AwsConfig
 from lakeloader.layout import LayoutPlan, apply_layout
 from lakeloader.manifest import PartitionStats
 from lakeloader.partitioning import catalog_value, partition_path
+from lakeloader.session import spark_uri
 from lakeloader.source import CORRUPT, SOURCE_FILE
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def write_version(
         .partitionBy(*names, VERSION_COLUMN)
         .option("compression", compression)
         .option("maxRecordsPerFile", plan.max_records_per_file)
-        .parquet(table_root)
+        .parquet(spark_uri(df.sparkSession, table_root))
     )
     metrics = obs.get
     # null and '' land in the same default partition: dedupe after normalising.

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import decimal
 import hashlib
+import importlib.util
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Optional
+from urllib.parse import urlparse
 
 import duckdb
 import pyarrow as pa
@@ -18,6 +21,7 @@ import sqlglot
 from sqlglot import exp
 
 from lakeloader import storage
+from lakeloader.aws import frozen_credentials
 from lakeloader.catalog.base import Catalog
 from lakeloader.catalog.types import duckdb_type
 from lakeloader.config import AwsConfig
@@ -38,6 +42,7 @@ class DuckDBEngine(QueryEngine):
         self.aws = aws
         self.con = duckdb.connect(":memory:")
         self.queries_issued = 0
+        self._s3_ready = False
 
     def query(self, sql: str, parameters: Sequence[Any] = ()) -> QueryResult:
         tree = _parse_one(sql)
@@ -83,13 +88,18 @@ class DuckDBEngine(QueryEngine):
             f"CAST(NULLIF(p.{q(f'k{i}')}, '{HIVE_DEFAULT_PARTITION}') AS {duckdb_type(k['Type'])}) AS {q(k['Name'])}"
             for i, k in enumerate(keys)
         ]
+        if any(f.startswith("s3://") for f in files):
+            self._enable_s3()
         try:
             self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {q(database)}")
             self.con.register("__listing", listing)
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE {parts} AS SELECT * FROM __listing")
             self.con.unregister("__listing")
             if files:
-                src = f"read_parquet({_literal_list(files)}, filename = {_literal(FILE_COLUMN)}, union_by_name = true)"
+                src = (
+                    f"read_parquet({_literal_list(files)}, filename = {_literal(FILE_COLUMN)}, "
+                    "union_by_name = true, hive_partitioning = false)"
+                )
                 present = {r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
                 data_sel = [
                     f"d.{q(c['Name'])}"
@@ -109,6 +119,37 @@ class DuckDBEngine(QueryEngine):
             raise QueryError(f"cannot read table {database}.{table}: {_one_line(e)}") from None
         log.debug("attached %s.%s: %d files", database, table, len(files))
         return {c["Name"].lower() for c in [*columns, *keys] if c["Type"].lower() == "date"}
+
+    def _enable_s3(self) -> None:
+        """Load httpfs from the duckdb-ext-httpfs wheel (never INSTALL: it downloads) and add an S3 secret."""
+        if self._s3_ready:
+            return
+        aws = self.aws or AwsConfig()
+        self.con.execute(f"LOAD {_literal(str(httpfs_extension()))}")
+        opts = [f"REGION {_literal(aws.region)}"]
+        creds = frozen_credentials(aws)
+        if creds is not None:
+            key, secret, token = creds
+            opts += [f"KEY_ID {_literal(key)}", f"SECRET {_literal(secret)}"]
+            if token:
+                opts.append(f"SESSION_TOKEN {_literal(token)}")
+        if aws.endpoint_url:
+            ep = urlparse(aws.endpoint_url)
+            ssl = str(ep.scheme == "https").lower()
+            opts += [f"ENDPOINT {_literal(ep.netloc)}", "URL_STYLE 'path'", f"USE_SSL {ssl}"]
+        self.con.execute(f"CREATE OR REPLACE SECRET lakeloader_s3 (TYPE s3, {', '.join(opts)})")
+        self._s3_ready = True
+
+
+def httpfs_extension() -> Path:
+    """The httpfs extension file shipped by the duckdb-ext-httpfs package for this DuckDB version."""
+    spec = importlib.util.find_spec("duckdb_ext")
+    roots = list(spec.submodule_search_locations or []) if spec else []
+    for root in roots:
+        found = sorted(Path(root).glob(f"extensions/v{duckdb.__version__}/*/httpfs.duckdb_extension"))
+        if found:
+            return found[0]
+    raise QueryError(f"reading s3:// needs duckdb-ext-httpfs=={duckdb.__version__}.* installed (make install)")
 
 
 def _parse_one(sql: str) -> exp.Expression:
