@@ -481,30 +481,6 @@ def test_type_names_rejects_malformed_input():
         type_names("map<string,")
 
 
-def test_athena_spectrum_types_are_exactly_the_shared_set():
-    assert ATHENA_SPECTRUM_TYPES == frozenset(
-        {
-            "boolean",
-            "tinyint",
-            "smallint",
-            "int",
-            "bigint",
-            "float",
-            "double",
-            "decimal",
-            "string",
-            "varchar",
-            "char",
-            "date",
-            "timestamp",
-            "binary",
-            "array",
-            "map",
-            "struct",
-        }
-    )
-
-
 def test_every_shared_type_maps_to_duckdb():
     samples = {
         "decimal": "decimal(10,2)",
