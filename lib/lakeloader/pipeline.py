@@ -22,6 +22,7 @@ from lakeloader import manifest as manifests
 from lakeloader import storage
 from lakeloader.catalog import open_catalog
 from lakeloader.catalog.tables import columns_from_schema
+from lakeloader.catalog.types import athena_only_columns
 from lakeloader.config import Config, TableConfig, render_source_path
 from lakeloader.errors import ConfigError, InputError, UsageError
 from lakeloader.layout import plan_layout
@@ -95,6 +96,15 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
         names = [r.name for r in table.partitions]
         data_schema = good_rows(df, inp.bad).schema
         columns, keys = columns_from_schema(data_schema, names)  # fails early on types Athena can't read
+        if spectrum_only := athena_only_columns(columns + keys):
+            log.warning(
+                "columns %s: Athena reads their types, Redshift Spectrum may not (docs/spectrum.md)", spectrum_only
+            )
+        if table.partition_projection:
+            raise ConfigError(
+                f"{where}.partition_projection: Athena's projection cannot reach lakeloader's versioned "
+                "partition directories (_v=<run>/ is hidden from it), so this build refuses it; remove the key"
+            )
         catalog = open_catalog(config)
     base = Manifest(
         run_id=run_id,

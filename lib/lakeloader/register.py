@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from lakeloader.catalog.base import Catalog
-from lakeloader.catalog.tables import Column, partition_input, table_input
+from lakeloader.catalog.tables import (
+    Column,
+    is_projection_parameter,
+    partition_input,
+    projection_parameters,
+    table_input,
+)
 from lakeloader.config import TableConfig
 from lakeloader.errors import SchemaError
 from lakeloader.manifest import PartitionStats
@@ -47,13 +53,17 @@ def evolve_columns(old: Sequence[Column], new: Sequence[Column], policy: str, ta
 def ensure_table(
     catalog: Catalog, table: TableConfig, columns: Sequence[Column], keys: Sequence[Column], location: str
 ) -> list[Column]:
-    """Create or evolve the table definition; returns the table's columns after this run."""
+    """Create or evolve the table definition; returns the table's columns after this run.
+
+    The partition projection properties follow the config: set, changed, or removed when it has none.
+    """
     name = f"{table.database}.{table.name}"
+    projection = projection_parameters(table, location)
     catalog.ensure_database(table.database)
     current = catalog.get_table(table.database, table.name)
     if current is None:
         catalog.create_table(
-            table.database, table_input(table.name, columns, keys, location, compression=table.compression)
+            table.database, table_input(table.name, columns, keys, location, projection, table.compression)
         )
         log.info("created table %s at %s", name, location)
         return list(columns)
@@ -64,10 +74,14 @@ def ensure_table(
             f"({_fmt(old_keys)} registered, {_fmt(keys)} now); a new layout needs a new table"
         )
     merged = evolve_columns(current["StorageDescriptor"]["Columns"], columns, table.schema_evolution, name)
-    if merged != current["StorageDescriptor"]["Columns"]:
-        updated = table_input(table.name, merged, keys, location, current.get("Parameters", {}), table.compression)
+    old_params = current.get("Parameters", {})
+    # Parameters set elsewhere (owner, comments, ...) are kept; the projection ones are lakeloader's.
+    params = {k: v for k, v in old_params.items() if not is_projection_parameter(k)}
+    params.update(projection)
+    if merged != current["StorageDescriptor"]["Columns"] or params != old_params:
+        updated = table_input(table.name, merged, keys, location, params, table.compression)
         catalog.update_table(table.database, updated)
-        log.info("updated the schema of %s", name)
+        log.info("updated the definition of %s", name)
     return merged
 
 
@@ -78,7 +92,13 @@ def publish_partitions(
     partitions: Sequence[PartitionStats],
     run_id: str,
 ) -> Published:
-    """Point each partition the run wrote at its new version; in `overwrite` mode drop the others."""
+    """Point each partition the run wrote at its new version; in `overwrite` mode drop the others.
+
+    With `partition_projection` nothing is registered: Athena computes partitions from the table
+    properties and ignores registered ones.
+    """
+    if table.partition_projection:
+        return Published(created=0, replaced=0, removed=0, superseded_locations=())
     existing = {tuple(p["Values"]): p for p in catalog.get_partitions(table.database, table.name)}
     inputs: list[dict[str, Any]] = [
         partition_input(p.values, p.location, columns, {"lakeloader.run_id": run_id}) for p in partitions

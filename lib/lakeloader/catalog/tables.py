@@ -8,6 +8,7 @@ from typing import Any
 from pyspark.sql import types as T
 
 from lakeloader.catalog.types import hive_type
+from lakeloader.config import TableConfig
 
 Column = dict[str, str]
 
@@ -59,6 +60,39 @@ def table_input(
         "PartitionKeys": [dict(k) for k in partition_keys],
         "StorageDescriptor": storage_descriptor(columns, location, compression),
     }
+
+
+def projection_parameters(table: TableConfig, table_location: str) -> dict[str, str]:
+    """Athena partition projection table properties for `table`; {} when it sets no `partition_projection`.
+
+    The location template has one `<key>=${key}` level per partition key under the table root, ending in
+    '/' as Athena requires: projection reads each partition's directory itself, with no per-run version.
+    """
+    if not table.partition_projection:
+        return {}
+    params = {"projection.enabled": "true"}
+    for rule in table.partitions:
+        p = table.partition_projection[rule.name]
+        prefix = f"projection.{rule.name}"
+        params[f"{prefix}.type"] = p.type
+        if p.type == "date":
+            params[f"{prefix}.format"] = p.date_format
+        optional = {
+            "range": p.range,
+            "interval": p.interval,
+            "interval.unit": p.unit,
+            "digits": p.digits,
+            "values": ",".join(p.values) if p.values else None,
+        }
+        params.update({f"{prefix}.{k}": str(v) for k, v in optional.items() if v is not None})
+    path = "/".join(f"{r.name}=${{{r.name}}}" for r in table.partitions)
+    params["storage.location.template"] = f"{table_location.rstrip('/')}/{path}/"
+    return params
+
+
+def is_projection_parameter(key: str) -> bool:
+    """Whether a table property is one projection_parameters manages (lakeloader owns them)."""
+    return key.startswith("projection.") or key == "storage.location.template"
 
 
 def partition_input(

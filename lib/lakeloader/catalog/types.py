@@ -6,18 +6,19 @@ into the DuckDB type used to CAST partition values and absent columns.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from pyspark.sql import types as T
 
 from lakeloader.errors import SchemaError
 
-# Primitive and complex Hive type names that both Athena and Redshift Spectrum read from Parquet via
-# Glue (Spectrum reads Glue `binary` as VARBYTE).
+# Hive type names that both Athena and Redshift Spectrum read from Parquet via Glue (docs/spectrum.md).
+# Not here: `binary` (Spectrum reads it only in non-partitioned tables, and lakeloader's are
+# partitioned) and `tinyint` (absent from Spectrum's documented types). Athena reads both.
 ATHENA_SPECTRUM_TYPES: frozenset[str] = frozenset(
     {
         "boolean",
-        "tinyint",
         "smallint",
         "int",
         "bigint",
@@ -29,12 +30,20 @@ ATHENA_SPECTRUM_TYPES: frozenset[str] = frozenset(
         "char",
         "date",
         "timestamp",
-        "binary",
         "array",
         "map",
         "struct",
     }
 )
+
+# Everything hive_type can produce: what Athena reads.
+ATHENA_TYPES: frozenset[str] = ATHENA_SPECTRUM_TYPES | {"binary", "tinyint"}
+
+
+def athena_only_columns(columns: Sequence[Mapping[str, str]]) -> list[str]:
+    """Names of Glue columns whose type Redshift Spectrum may not read (Athena reads them all)."""
+    return [c["Name"] for c in columns if not type_names(c["Type"]) <= ATHENA_SPECTRUM_TYPES]
+
 
 _SIMPLE_HIVE: tuple[tuple[type[T.DataType], str], ...] = (
     (T.BooleanType, "boolean"),

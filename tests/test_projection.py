@@ -1,0 +1,442 @@
+"""Athena partition projection: config, validation, table properties, and registration without partitions."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from conftest import events_table
+from lakeloader.catalog.local import LocalCatalog
+from lakeloader.catalog.tables import projection_parameters, table_input
+from lakeloader.config import ProjectionConfig, TableConfig, load_config, parse_config
+from lakeloader.errors import ConfigError
+from lakeloader.manifest import PartitionStats
+from lakeloader.register import Published, ensure_table, publish_partitions
+
+ROOT = "s3://lake/warehouse/demo/events"
+COLS = [{"Name": "event_id", "Type": "bigint"}, {"Name": "amount", "Type": "decimal(12,2)"}]
+KEYS = [{"Name": "dt", "Type": "date"}, {"Name": "country", "Type": "string"}]
+
+# The four projection types over four partition keys: the example in conf/README.md.
+PARTITIONS = [
+    {"name": "dt", "from": "event_ts", "transform": "date"},
+    {"name": "country"},
+    {"name": "bucket", "from": "user_id", "transform": "bucket:16"},
+    {"name": "tenant"},
+]
+PROJECTION = {
+    "dt": {"type": "date", "range": "2020-01-01,NOW", "format": "yyyy-MM-dd", "interval": 1, "unit": "DAYS"},
+    "country": {"type": "enum", "values": ["US", "GB", "DE"]},
+    "bucket": {"type": "integer", "range": "0,15"},
+    "tenant": {"type": "injected"},
+}
+SIMPLE = {"dt": {"type": "date", "range": "2020-01-01,NOW"}, "country": {"type": "enum", "values": ["US", "GB"]}}
+
+
+def table_config(**overrides: Any) -> TableConfig:
+    cfg = parse_config({"warehouse": "/wh", "tables": {"events": events_table(**overrides)}}, "conf/test.yaml")
+    return cfg.tables["events"]
+
+
+def projected(projection: dict[str, Any], partitions: Any = None) -> TableConfig:
+    """The events table with `partition_projection` (and, when given, other partition rules)."""
+    extra = {"partitions": partitions} if partitions is not None else {}
+    return table_config(partition_projection=projection, **extra)
+
+
+def config_error(projection: Any, partitions: Any = None) -> str:
+    with pytest.raises(ConfigError) as info:
+        projected(projection, partitions)
+    return str(info.value)
+
+
+def one_date(**entry: Any) -> dict[str, Any]:
+    """SIMPLE with the `dt` entry replaced."""
+    return {**SIMPLE, "dt": entry}
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def test_parses_every_projection_type():
+    t = projected(PROJECTION, PARTITIONS)
+    assert t.partition_projection == {
+        "dt": ProjectionConfig(type="date", range="2020-01-01,NOW", format="yyyy-MM-dd", interval=1, unit="DAYS"),
+        "country": ProjectionConfig(type="enum", values=["US", "GB", "DE"]),
+        "bucket": ProjectionConfig(type="integer", range="0,15"),
+        "tenant": ProjectionConfig(type="injected"),
+    }
+
+
+def test_no_projection_by_default():
+    assert table_config().partition_projection == {}
+
+
+def test_date_format_defaults_to_iso_date():
+    t = projected(SIMPLE)
+    assert t.partition_projection["dt"].format is None
+    assert t.partition_projection["dt"].date_format == "yyyy-MM-dd"
+
+
+def test_load_config_reads_projection_from_yaml(write_config):
+    path = write_config({"events": events_table(partitions=PARTITIONS, partition_projection=PROJECTION)})
+    t = load_config(path).table("events")
+    assert t.partition_projection["bucket"] == ProjectionConfig(type="integer", range="0,15")
+
+
+def test_errors_name_the_file(write_config):
+    path = write_config({"events": events_table(partition_projection={"dt": SIMPLE["dt"]})})
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"config error: {path}: tables.events.partition_projection: ")
+
+
+@pytest.mark.parametrize(
+    ("partitions", "entry"),
+    [
+        # identity partitions: lakeloader does not know the values' format, so any date format is accepted
+        ([{"name": "day"}], {"type": "date", "range": "20200101,NOW", "format": "yyyyMMdd"}),
+        ([{"name": "y", "from": "ts", "transform": "year"}], {"type": "integer", "range": "2020,2030"}),
+        (
+            [{"name": "y", "from": "ts", "transform": "year"}],
+            {"type": "date", "range": "2020,NOW", "format": "yyyy", "interval": 1, "unit": "YEARS"},
+        ),
+        (
+            [{"name": "m", "from": "ts", "transform": "month"}],
+            {"type": "date", "range": "2020-01,NOW", "format": "yyyy-MM"},
+        ),
+        (
+            [{"name": "h", "from": "ts", "transform": "hour"}],
+            {"type": "date", "range": "2020-01-01-00,NOW", "format": "yyyy-MM-dd-HH", "interval": 1, "unit": "HOURS"},
+        ),
+        ([{"name": "dt", "from": "ts", "transform": "date"}], {"type": "date", "range": "NOW-3YEARS,NOW+1MONTH"}),
+        ([{"name": "dt", "from": "ts", "transform": "date"}], {"type": "date", "range": " NOW - 7 DAYS , NOW"}),
+        ([{"name": "n"}], {"type": "integer", "range": "-1,0001", "interval": 2, "digits": 4}),
+        ([{"name": "b", "from": "id", "transform": "bucket:4"}], {"type": "integer", "range": "0,3", "digits": 1}),
+        ([{"name": "b", "from": "id", "transform": "bucket:4"}], {"type": "enum", "values": ["0", "1", "2", "3"]}),
+        ([{"name": "t"}], {"type": "injected"}),
+    ],
+)
+def test_valid_entries(partitions, entry):
+    name = partitions[0]["name"]
+    assert projected({name: entry}, partitions).partition_projection[name].type == entry["type"]
+
+
+# --------------------------------------------------------------------------- validation errors
+
+P = "config error: conf/test.yaml: tables.events.partition_projection"
+
+
+def test_every_partition_key_needs_an_entry():
+    assert config_error({"dt": SIMPLE["dt"]}) == (
+        f"{P}: no entry for partition 'country'; Athena needs one for every partition key"
+    )
+
+
+def test_missing_entries_are_all_named():
+    msg = config_error({"dt": SIMPLE["dt"]}, PARTITIONS)
+    assert msg.endswith(
+        "no entry for partition 'country', 'bucket', 'tenant'; Athena needs one for every partition key"
+    )
+
+
+def test_entry_for_a_non_partition_is_an_error():
+    assert config_error({**SIMPLE, "contry": {"type": "injected"}}) == (
+        f"{P}.contry: 'contry' is not a partition of this table (did you mean 'country'?) (partitions: dt, country)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("projection", "expected"),
+    [
+        (["dt"], f"{P}: expected a mapping, got list ['dt']"),
+        ({**SIMPLE, "dt": "date"}, f"{P}.dt: expected a mapping, got str 'date'"),
+        (one_date(range="2020-01-01,NOW"), f"{P}.dt.type: missing required key"),
+        (
+            one_date(type="datetime", range="x"),
+            f"{P}.dt.type: 'datetime' is not one of date | integer | enum | injected",
+        ),
+        (one_date(type="date", rnage="2020-01-01,NOW"), f"{P}.dt.rnage: unknown key (did you mean 'range'?)"),
+        (one_date(type="date", range="2020-01-01,NOW", unit="DAY"), f"{P}.dt.unit: 'DAY' is not one of YEARS |"),
+        (one_date(type="date", range="2020-01-01,NOW", interval="1"), f"{P}.dt.interval: expected int, got str '1'"),
+        (
+            {**SIMPLE, "country": {"type": "enum", "values": ["US", 1]}},
+            f"{P}.country.values[1]: expected str, got int 1",
+        ),
+    ],
+)
+def test_shape_errors(projection, expected):
+    assert config_error(projection).startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ({"type": "date"}, '.dt.range: type date needs range: "<start>,<end>", e.g. "2020-01-01,NOW"'),
+        ({"type": "date", "range": "2020-01-01"}, ".dt.range: '2020-01-01' is not \"<start>,<end>\""),
+        ({"type": "date", "range": "2020-01-01,NOW,NOW"}, ".dt.range: '2020-01-01,NOW,NOW' is not \"<start>,<end>\""),
+        (
+            {"type": "date", "range": "2020/01/01,NOW"},
+            ".dt.range: '2020/01/01' is neither a date in format 'yyyy-MM-dd' nor NOW[+-<n><UNIT>]",
+        ),
+        (
+            {"type": "date", "range": "2020-01-01,NOW-3DECADES"},
+            ".dt.range: 'NOW-3DECADES' is neither a date in format 'yyyy-MM-dd' nor NOW[+-<n><UNIT>]",
+        ),
+        (
+            {"type": "date", "range": "20200101,NOW", "format": "yyyyMMdd"},
+            ".dt.format: 'yyyyMMdd' does not match the values transform 'date' writes (yyyy-MM-dd)",
+        ),
+        ({"type": "date", "range": "2020-01-01,NOW", "interval": 0}, ".dt.interval: must be a positive integer"),
+        (
+            {"type": "date", "range": "2020-01-01,NOW", "digits": 2},
+            ".dt.digits: does not apply to type date (it takes range, format, interval, unit)",
+        ),
+        (
+            {"type": "date", "range": "2020-01-01,NOW", "values": ["x"]},
+            ".dt.values: does not apply to type date (it takes range, format, interval, unit)",
+        ),
+        (
+            {"type": "integer", "range": "0,9"},
+            ".dt.type: transform 'date' writes dates, not integers; use type: date",
+        ),
+    ],
+)
+def test_date_entry_errors(entry, expected):
+    assert config_error(one_date(**entry)) == f"{P}{expected}"
+
+
+def test_hour_precision_needs_interval_and_unit():
+    partitions = [{"name": "h", "from": "ts", "transform": "hour"}]
+    entry = {"type": "date", "range": "2020-01-01-00,NOW", "format": "yyyy-MM-dd-HH", "interval": 1}
+    assert config_error({"h": entry}, partitions) == (
+        f"{P}.h: format 'yyyy-MM-dd-HH' is not day or month precision, so Athena needs interval and unit"
+    )
+
+
+def test_year_precision_needs_interval_and_unit():
+    partitions = [{"name": "y", "from": "ts", "transform": "year"}]
+    msg = config_error({"y": {"type": "date", "range": "2020,NOW", "format": "yyyy"}}, partitions)
+    assert msg == f"{P}.y: format 'yyyy' is not day or month precision, so Athena needs interval and unit"
+
+
+def test_hour_transform_needs_its_format():
+    partitions = [{"name": "h", "from": "ts", "transform": "hour"}]
+    msg = config_error({"h": {"type": "date", "range": "2020-01-01,NOW"}}, partitions)
+    assert msg == f"{P}.h.format: 'yyyy-MM-dd' does not match the values transform 'hour' writes (yyyy-MM-dd-HH)"
+
+
+def test_date_projection_on_a_bucket_partition_is_refused():
+    msg = config_error({**PROJECTION, "bucket": {"type": "date", "range": "2020-01-01,NOW"}}, PARTITIONS)
+    assert msg == (
+        f"{P}.bucket.type: transform 'bucket:16' writes bucket numbers, not dates; use type: integer, range: \"0,15\""
+    )
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ({"type": "integer"}, '.bucket.range: type integer needs range: "<min>,<max>", e.g. "0,15"'),
+        ({"type": "integer", "range": "0-15"}, """.bucket.range: '0-15' is not "<min>,<max>" with two integers"""),
+        ({"type": "integer", "range": "0,x"}, """.bucket.range: '0,x' is not "<min>,<max>" with two integers"""),
+        ({"type": "integer", "range": "15,0"}, ".bucket.range: '15,0': the minimum is greater than the maximum"),
+        ({"type": "integer", "range": "0,15", "digits": 0}, ".bucket.digits: must be a positive integer"),
+        (
+            {"type": "integer", "range": "0,15", "digits": 2},
+            ".bucket.digits: transform 'bucket:16' writes bucket numbers without leading zeros; drop digits",
+        ),
+        (
+            {"type": "integer", "range": "0,15", "unit": "DAYS"},
+            ".bucket.unit: does not apply to type integer (it takes range, interval, digits)",
+        ),
+        ({"type": "enum"}, ".bucket.values: type enum needs a non-empty list of values"),
+        ({"type": "enum", "values": []}, ".bucket.values: type enum needs a non-empty list of values"),
+        (
+            {"type": "enum", "values": ["1", "2,3"]},
+            ".bucket.values[1]: '2,3' cannot be projected (empty, or contains ',')",
+        ),
+        ({"type": "enum", "values": [""]}, ".bucket.values[0]: '' cannot be projected (empty, or contains ',')"),
+        (
+            {"type": "enum", "values": ["1"], "range": "0,1"},
+            ".bucket.range: does not apply to type enum (it takes values)",
+        ),
+        (
+            {"type": "injected", "values": ["1"]},
+            ".bucket.values: does not apply to type injected (it takes no other keys)",
+        ),
+    ],
+)
+def test_integer_enum_injected_errors(entry, expected):
+    assert config_error({**PROJECTION, "bucket": entry}, PARTITIONS) == f"{P}{expected}"
+
+
+# --------------------------------------------------------------------------- table properties
+
+
+def test_parameters_for_every_type():
+    assert projection_parameters(projected(PROJECTION, PARTITIONS), ROOT) == {
+        "projection.enabled": "true",
+        "projection.dt.type": "date",
+        "projection.dt.format": "yyyy-MM-dd",
+        "projection.dt.range": "2020-01-01,NOW",
+        "projection.dt.interval": "1",
+        "projection.dt.interval.unit": "DAYS",
+        "projection.country.type": "enum",
+        "projection.country.values": "US,GB,DE",
+        "projection.bucket.type": "integer",
+        "projection.bucket.range": "0,15",
+        "projection.tenant.type": "injected",
+        "storage.location.template": f"{ROOT}/dt=${{dt}}/country=${{country}}/bucket=${{bucket}}/tenant=${{tenant}}/",
+    }
+
+
+def test_parameters_date_defaults():
+    assert projection_parameters(projected(SIMPLE), ROOT + "/") == {
+        "projection.enabled": "true",
+        "projection.dt.type": "date",
+        "projection.dt.format": "yyyy-MM-dd",
+        "projection.dt.range": "2020-01-01,NOW",
+        "projection.country.type": "enum",
+        "projection.country.values": "US,GB",
+        "storage.location.template": f"{ROOT}/dt=${{dt}}/country=${{country}}/",
+    }
+
+
+def test_parameters_integer_interval_and_digits():
+    t = projected({"n": {"type": "integer", "range": "1,999", "interval": 5, "digits": 3}}, [{"name": "n"}])
+    assert projection_parameters(t, ROOT) == {
+        "projection.enabled": "true",
+        "projection.n.type": "integer",
+        "projection.n.range": "1,999",
+        "projection.n.interval": "5",
+        "projection.n.digits": "3",
+        "storage.location.template": f"{ROOT}/n=${{n}}/",
+    }
+
+
+def test_parameters_follow_partition_order_not_config_order():
+    reordered = {k: PROJECTION[k] for k in reversed(PROJECTION)}
+    params = projection_parameters(projected(reordered, PARTITIONS), ROOT)
+    assert params["storage.location.template"].endswith(
+        "/dt=${dt}/country=${country}/bucket=${bucket}/tenant=${tenant}/"
+    )
+
+
+def test_no_projection_no_parameters():
+    assert projection_parameters(table_config(), ROOT) == {}
+
+
+# --------------------------------------------------------------------------- registration
+
+
+class SpyCatalog(LocalCatalog):
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.calls: list[str] = []
+
+    def create_table(self, database: str, table_input: dict[str, Any]) -> None:
+        self.calls.append("create_table")
+        super().create_table(database, table_input)
+
+    def update_table(self, database: str, table_input: dict[str, Any]) -> None:
+        self.calls.append("update_table")
+        super().update_table(database, table_input)
+
+    def put_partitions(self, database, table, partitions):  # noqa: ANN001
+        self.calls.append("put_partitions")
+        super().put_partitions(database, table, partitions)
+
+
+@pytest.fixture
+def catalog(tmp_path):
+    return SpyCatalog(str(tmp_path / "catalog.sqlite"))
+
+
+def test_ensure_table_stores_projection_parameters(catalog):
+    t = projected(SIMPLE)
+    ensure_table(catalog, t, COLS, KEYS, ROOT)
+    got = catalog.get_table("demo", "events")
+    assert got == table_input("events", COLS, KEYS, ROOT, projection_parameters(t, ROOT))
+    assert got["Parameters"]["projection.enabled"] == "true"
+    assert got["Parameters"]["storage.location.template"] == f"{ROOT}/dt=${{dt}}/country=${{country}}/"
+    assert got["Parameters"]["classification"] == "parquet"  # the Parquet table properties are still there
+
+
+def test_ensure_table_unchanged_projection_does_not_update(catalog):
+    t = projected(SIMPLE)
+    ensure_table(catalog, t, COLS, KEYS, ROOT)
+    ensure_table(catalog, t, COLS, KEYS, ROOT)
+    assert catalog.calls == ["create_table"]
+
+
+def test_ensure_table_adds_projection_to_an_existing_table(catalog):
+    ensure_table(catalog, table_config(), COLS, KEYS, ROOT)
+    catalog.update_table("demo", table_input("events", COLS, KEYS, ROOT, {"owner": "data-eng"}))
+    catalog.calls.clear()
+    t = projected(SIMPLE)
+    assert ensure_table(catalog, t, COLS, KEYS, ROOT) == COLS
+    assert catalog.calls == ["update_table"]
+    params = catalog.get_table("demo", "events")["Parameters"]
+    assert params["owner"] == "data-eng"  # set elsewhere: kept
+    assert {k: params[k] for k in projection_parameters(t, ROOT)} == projection_parameters(t, ROOT)
+
+
+def test_ensure_table_follows_changed_projection(catalog):
+    ensure_table(catalog, projected(SIMPLE), COLS, KEYS, ROOT)
+    wider = {**SIMPLE, "country": {"type": "enum", "values": ["US", "GB", "FR"]}}
+    ensure_table(catalog, projected(wider), COLS, KEYS, ROOT)
+    assert catalog.get_table("demo", "events")["Parameters"]["projection.country.values"] == "US,GB,FR"
+
+
+def test_ensure_table_removes_projection_the_config_dropped(catalog):
+    ensure_table(catalog, projected(SIMPLE), COLS, KEYS, ROOT)
+    current = catalog.get_table("demo", "events")
+    catalog.update_table("demo", {**current, "Parameters": {**current["Parameters"], "owner": "data-eng"}})
+    ensure_table(catalog, table_config(), COLS, KEYS, ROOT)
+    params = catalog.get_table("demo", "events")["Parameters"]
+    assert not [k for k in params if k.startswith("projection.") or k == "storage.location.template"]
+    assert params["owner"] == "data-eng"
+
+
+def test_ensure_table_with_projection_still_evolves_columns(catalog):
+    t = projected(SIMPLE)
+    ensure_table(catalog, t, COLS, KEYS, ROOT)
+    new = [*COLS, {"Name": "device", "Type": "string"}]
+    assert ensure_table(catalog, t, new, KEYS, ROOT) == new
+    got = catalog.get_table("demo", "events")
+    assert got["StorageDescriptor"]["Columns"] == new
+    assert got["Parameters"]["projection.enabled"] == "true"
+
+
+@pytest.mark.parametrize("mode", ["append", "overwrite_partitions", "overwrite"])
+def test_publish_registers_no_partitions_with_projection(catalog, mode):
+    t = projected(SIMPLE)
+    ensure_table(catalog, t, COLS, KEYS, ROOT)
+    parts = [PartitionStats(["2026-01-01", "US"], f"{ROOT}/dt=2026-01-01/country=US/_v=r1", 1, 10, 100)]
+    pub = publish_partitions(catalog, replace(t, mode=mode), COLS, parts, "r1")
+    assert pub == Published(created=0, replaced=0, removed=0, superseded_locations=())
+    assert catalog.get_partitions("demo", "events") == []
+    assert "put_partitions" not in catalog.calls
+
+
+# --------------------------------------------------------------------------- Glue (moto)
+
+
+@pytest.mark.aws
+def test_glue_table_carries_projection_parameters(moto_endpoint):
+    from lakeloader.catalog.glue import GlueCatalog
+    from lakeloader.config import AwsConfig
+
+    glue = GlueCatalog(AwsConfig(endpoint_url=moto_endpoint))
+    db = f"db_{uuid.uuid4().hex[:12]}"
+    t = table_config(database=db, partitions=PARTITIONS, partition_projection=PROJECTION)
+    keys = [*KEYS, {"Name": "bucket", "Type": "int"}, {"Name": "tenant", "Type": "string"}]
+    ensure_table(glue, t, COLS, keys, ROOT)
+    expected = projection_parameters(t, ROOT)
+    params = glue.get_table(db, "events")["Parameters"]
+    assert {k: params.get(k) for k in expected} == expected
+    assert publish_partitions(glue, t, COLS, [], "r1") == Published(0, 0, 0, ())
+    assert glue.get_partitions(db, "events") == []
