@@ -78,18 +78,31 @@ def test_rerun_is_a_no_op_and_a_new_run_replaces_partitions(write_config, sample
     assert versions == {"_v=second"}  # superseded versions were removed
 
 
-def test_validate_passes_then_names_the_failing_check(write_config, sample_input, capsys, tmp_path):
+def test_audit_stops_a_failing_run_and_validate_reports_a_published_table(write_config, sample_input, capsys, tmp_path):
     cfg = write_config({"events": events_table()})
     assert run(cfg, sample_input) == 0
+    out = capsys.readouterr().out
+    assert "validation of demo.events__lakeloader_staging" in out and "all checks passed" in out
+    first = table_contents(cfg)
     assert main(["validate", "--config", cfg, "--table", "events", "--report", str(tmp_path / "r.json")]) == 0
     assert "all checks passed" in capsys.readouterr().out
     assert json.loads((tmp_path / "r.json").read_text())["passed"] is True
-    # Appending the same rows again (a new run id) duplicates every event_id.
-    assert run(cfg, sample_input, "--mode", "append", "--run-id", "again") == 0
-    capsys.readouterr()
+    # Appending the same rows again would duplicate every event_id: the audit stops it before publishing.
+    assert run(cfg, sample_input, "--mode", "append", "--run-id", "again") == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "audit of run again failed, nothing was published: unique(event_id) 12000 failing" in err
+    assert table_contents(cfg) == first
+    assert not list((tmp_path / "warehouse/demo/events").rglob("_v=again"))
+    failed = json.loads((tmp_path / "warehouse/_lakeloader/demo/events/manifests/again.json").read_text())
+    assert failed["status"] == "audit-failed" and failed["audit"]["passed"] is False
+    assert catalog_table(cfg)["Name"] == "events"
+    assert load_config(cfg) and open_catalog(load_config(cfg)).get_table("demo", "events__lakeloader_staging") is None
+    # A rule added later finds published rows that break it: validate names the check, exit 1.
+    strict = events_table(checks=[{"kind": "accepted_values", "column": "device", "values": ["ios"]}])
+    cfg = write_config({"events": strict})
     assert main(["validate", "--config", cfg, "--table", "events"]) == 1
     err = capsys.readouterr().err
-    assert "validation failed" in err and "unique(event_id)" in err
+    assert "validation failed" in err and "accepted_values(device)" in err
 
 
 def test_append_keeps_existing_rows_and_overwrite_replaces_the_table(write_config, tmp_path, capsys):

@@ -135,13 +135,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 130
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is now, so main() can run many times in one process (tests)."""
+
+    @property
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:  # noqa: ANN001
+        pass
+
+
 def configure_logging(level: int) -> None:
     """One format for every lakeloader logger; Spark/py4j chatter kept at WARNING."""
     root = logging.getLogger()
-    if not any(getattr(h, "_lakeloader", False) for h in root.handlers):
-        h = logging.StreamHandler(sys.stderr)
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        h = _StderrHandler()
         h.setFormatter(logging.Formatter(LOG_FORMAT, "%H:%M:%S"))
-        h._lakeloader = True  # type: ignore[attr-defined]
         root.addHandler(h)
     logging.getLogger("lakeloader").setLevel(level)
     root.setLevel(logging.WARNING)
@@ -173,6 +184,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     summary = run_table(spark, config, args.table, opts)
     print(render_run_summary(summary, time.monotonic() - t))
+    if summary.audit is not None:
+        print(render_report(summary.audit))
     return 0
 
 
@@ -231,8 +244,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         with open(args.report, "w", encoding="utf-8") as f:
             json.dump(report.to_dict(), f, indent=2)
     if report.failed:
-        names = "; ".join(f"{r.kind}({r.columns}) {r.failing} failing" for r in report.failed)
-        raise ChecksFailed(f"{report.table}: {names}")
+        raise ChecksFailed(f"{report.table}: {report.failure_summary()}")
     return 0
 
 

@@ -41,6 +41,7 @@ class Manifest:
     timings_s: dict[str, float] = field(default_factory=dict)
     code_version: str = ""
     created_at: str = ""
+    audit: Optional[dict[str, Any]] = None  # the validation report of the staged run
 
     @property
     def files(self) -> int:

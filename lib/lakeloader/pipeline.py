@@ -1,4 +1,4 @@
-"""One run of a table: plan → read → partition → lay out → write → manifest → register → publish."""
+"""One run of a table: plan → read → partition → lay out → write → manifest → audit → register → publish."""
 
 from __future__ import annotations
 
@@ -20,17 +20,20 @@ from pyspark.sql import functions as F
 import lakeloader
 from lakeloader import manifest as manifests
 from lakeloader import storage
+from lakeloader.audit import audit_run
 from lakeloader.catalog import open_catalog
 from lakeloader.catalog.tables import columns_from_schema
 from lakeloader.catalog.types import athena_only_columns
 from lakeloader.config import Config, TableConfig, render_source_path
-from lakeloader.errors import ConfigError, InputError, UsageError
+from lakeloader.errors import ChecksFailed, ConfigError, InputError, UsageError
 from lakeloader.layout import plan_layout
 from lakeloader.manifest import Manifest
 from lakeloader.partitioning import HIVE_DEFAULT_PARTITION, add_partition_columns, check_rules, unparsed_conditions
-from lakeloader.register import Published, ensure_table, publish_partitions
+from lakeloader.query import open_engine
+from lakeloader.register import Published, ensure_table, planned_columns, publish_partitions
 from lakeloader.session import configure_s3, spark_uri
 from lakeloader.source import CORRUPT, SOURCE_FILE, Input, InputFile, read_source
+from lakeloader.validate import Report
 from lakeloader.writer import WriteResult, good_rows, remove_version, write_version
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,7 @@ class RunSummary:
     manifest_uri: Optional[str]
     outcome: str  # published | already-published | dry-run
     published: Optional[Published] = None
+    audit: Optional[Report] = None
 
 
 def compute_run_id(table: TableConfig, run_date: dt.date, files: tuple[InputFile, ...]) -> str:
@@ -156,6 +160,17 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
             quarantine_location=quarantine,
         )
         uri_m = manifests.save(m, admin, aws)
+        with _stage("audit", timings):
+            table_columns = planned_columns(catalog, table, columns, keys)
+            previous = manifests.latest_published(admin, aws)
+            report = audit_run(catalog, open_engine(config, catalog), table, table_columns, keys, m, previous)
+        m = replace(m, audit=report.to_dict())
+        if report.failed:
+            manifests.save(replace(m, status="audit-failed"), admin, aws)
+            raise ChecksFailed(
+                f"{table.database}.{table.name}: audit of run {run_id} failed, nothing was published: "
+                f"{report.failure_summary()} (report in {uri_m})"
+            )
         with _stage("register", timings):
             table_columns = ensure_table(catalog, table, columns, keys, root)
             published = publish_partitions(catalog, table, table_columns, written.partitions, run_id)
@@ -167,7 +182,7 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
     manifests.save(m, admin, aws)
     for loc in published.superseded_locations:
         storage.delete_dir(loc, aws)
-    return RunSummary(m, uri_m, "published", published)
+    return RunSummary(m, uri_m, "published", published, report)
 
 
 def _write(df, inp: Input, root: str, plan, run_id: str, table: TableConfig, where: str, aws) -> WriteResult:  # noqa: ANN001

@@ -67,13 +67,7 @@ def ensure_table(
         )
         log.info("created table %s at %s", name, location)
         return list(columns)
-    old_keys = [dict(k) for k in current.get("PartitionKeys", [])]
-    if old_keys != [dict(k) for k in keys]:
-        raise SchemaError(
-            f"{name}: partition keys differ from the registered table "
-            f"({_fmt(old_keys)} registered, {_fmt(keys)} now); a new layout needs a new table"
-        )
-    merged = evolve_columns(current["StorageDescriptor"]["Columns"], columns, table.schema_evolution, name)
+    merged = _merged_columns(current, table, columns, keys)
     old_params = current.get("Parameters", {})
     # Parameters set elsewhere (owner, comments, ...) are kept; the projection ones are lakeloader's.
     params = {k: v for k, v in old_params.items() if not is_projection_parameter(k)}
@@ -83,6 +77,27 @@ def ensure_table(
         catalog.update_table(table.database, updated)
         log.info("updated the definition of %s", name)
     return merged
+
+
+def planned_columns(
+    catalog: Catalog, table: TableConfig, columns: Sequence[Column], keys: Sequence[Column]
+) -> list[Column]:
+    """The table's columns after this run, checked against the registered table; changes nothing."""
+    current = catalog.get_table(table.database, table.name)
+    return list(columns) if current is None else _merged_columns(current, table, columns, keys)
+
+
+def _merged_columns(
+    current: dict[str, Any], table: TableConfig, columns: Sequence[Column], keys: Sequence[Column]
+) -> list[Column]:
+    name = f"{table.database}.{table.name}"
+    old_keys = [dict(k) for k in current.get("PartitionKeys", [])]
+    if old_keys != [dict(k) for k in keys]:
+        raise SchemaError(
+            f"{name}: partition keys differ from the registered table "
+            f"({_fmt(old_keys)} registered, {_fmt(keys)} now); a new layout needs a new table"
+        )
+    return evolve_columns(current["StorageDescriptor"]["Columns"], columns, table.schema_evolution, name)
 
 
 def publish_partitions(

@@ -49,6 +49,10 @@ class Report:
     def warnings(self) -> list[CheckResult]:
         return [r for r in self.results if not r.passed and r.severity == "warn"]
 
+    def failure_summary(self) -> str:
+        """`kind(columns) N failing; ...` for the failed error-severity checks."""
+        return "; ".join(f"{r.kind}({r.columns}) {r.failing} failing" for r in self.failed)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form of the report."""
         return {
@@ -115,9 +119,14 @@ def validate(
     table: TableConfig,
     manifest: Optional[Manifest],
     previous: Optional[Manifest] = None,
+    relation: Optional[str] = None,
 ) -> Report:
-    """Run the table's checks and reconcile per-partition rows against the manifest."""
-    name = f"{table.database}.{table.name}"
+    """Run the table's checks and reconcile per-partition rows against the manifest.
+
+    `relation` names another table of the same database to check instead (the staging table of an audit).
+    """
+    relation = relation or table.name
+    name = f"{table.database}.{relation}"
     before = engine.queries_issued
     column_checks = [c for c in table.checks if c.kind != "row_count_change"]
     exprs, params = check_expressions(name, column_checks)
@@ -128,23 +137,20 @@ def validate(
         for c, v in zip(column_checks, row[1:])
     ]
     if manifest is not None:
-        results.append(_reconcile(engine, catalog, table, manifest))
+        results.append(_reconcile(engine, catalog, table.database, relation, manifest))
         for c in table.checks:
             if c.kind == "row_count_change":
                 results.append(_row_count_change(c, manifest, previous))
     return Report(name, manifest.run_id if manifest else None, total, tuple(results), engine.queries_issued - before)
 
 
-def _reconcile(engine: QueryEngine, catalog: Catalog, table: TableConfig, m: Manifest) -> CheckResult:
+def _reconcile(engine: QueryEngine, catalog: Catalog, database: str, relation: str, m: Manifest) -> CheckResult:
     keys = ", ".join(_q(k) for k in m.partition_keys)
     got = {
         tuple(partition_key(v) for v in r[:-1]): int(r[-1])
-        for r in engine.query(f"SELECT {keys}, count(*) FROM {table.database}.{table.name} GROUP BY {keys}").rows
+        for r in engine.query(f"SELECT {keys}, count(*) FROM {database}.{relation} GROUP BY {keys}").rows
     }
-    live = {
-        tuple(p["Values"]): p["StorageDescriptor"]["Location"]
-        for p in catalog.get_partitions(table.database, table.name)
-    }
+    live = {tuple(p["Values"]): p["StorageDescriptor"]["Location"] for p in catalog.get_partitions(database, relation)}
     # Only partitions this run still owns: a later run may have replaced some of them.
     owned = [p for p in m.partitions if live.get(tuple(p.values)) == p.location]
     bad = [p for p in owned if got.get(tuple(p.values), 0) != p.rows]
