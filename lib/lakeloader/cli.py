@@ -95,6 +95,24 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format (default table)")
     q.add_argument("--output", metavar="PATH", help="write to PATH instead (CSV with header; JSON if it ends in .json)")
 
+    h = sub.add_parser(
+        "history",
+        help="list a table's runs: status, mode, partitions, rows, audit",
+        description="Every run of the table from its manifests, oldest first, with how many of "
+        "its partitions are live in the catalog now.",
+    )
+    _common(h)
+
+    b = sub.add_parser(
+        "rollback",
+        help="point the table back at its state as of an earlier run",
+        description="Sets every partition's catalog location to the version it had right after "
+        "RUN_ID was published (partitions created later are dropped). Needs those versions to "
+        "still exist: set retain_versions >= 2 to keep older versions.",
+    )
+    _common(b)
+    b.add_argument("--to", required=True, metavar="RUN_ID", help="a published run (see `lakeloader history`)")
+
     s = sub.add_parser("sample", help="generate a sample CSV input (events with skew, nulls, hostile values)")
     s.add_argument("--out", required=True, metavar="DIR", help="directory for part-*.csv files")
     s.add_argument("--rows", type=int, default=200_000, help="good rows (default 200000)")
@@ -307,7 +325,48 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "query": cmd_query, "sample": cmd_sample}
+def cmd_history(args: argparse.Namespace) -> int:
+    """`lakeloader history`."""
+    from lakeloader import manifest as manifests
+    from lakeloader.catalog import open_catalog
+
+    config = _load(args)
+    table = config.table(args.table)
+    runs = manifests.history(config.admin_location(table), config.aws)
+    live = {p["StorageDescriptor"]["Location"] for p in open_catalog(config).get_partitions(table.database, table.name)}
+    rows = [("run", "created (UTC)", "mode", "status", "partitions", "live", "rows", "bad", "audit")]
+    for m in runs:
+        audit = "-" if m.audit is None else ("pass" if m.audit.get("passed") else "FAIL")
+        rows.append((
+            m.run_id, m.created_at[:19].replace("T", " "), m.mode, m.status, str(len(m.partitions)),
+            str(sum(p.location in live for p in m.partitions)), str(m.rows_written), str(m.bad_rows), audit,
+        ))  # fmt: skip
+    print(f"history of {table.database}.{table.name} ({len(runs)} runs)")
+    print(_table(rows))
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    """`lakeloader rollback`."""
+    from lakeloader.catalog import open_catalog
+    from lakeloader.versions import rollback
+
+    config = _load(args)
+    table = config.table(args.table)
+    record = rollback(config.admin_location(table), open_catalog(config), table, args.to, config.aws)
+    print(f"{table.database}.{table.name} rolled back to {args.to}: {len(record.partitions)} partitions, "
+          f"{record.rows_written} rows (recorded as {record.run_id})")  # fmt: skip
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "validate": cmd_validate,
+    "query": cmd_query,
+    "history": cmd_history,
+    "rollback": cmd_rollback,
+    "sample": cmd_sample,
+}
 
 
 # --------------------------------------------------------------------------- formatting

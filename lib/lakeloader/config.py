@@ -131,6 +131,7 @@ class TableConfig:
     compression: Literal["snappy", "zstd", "gzip", "none"] = "snappy"
     target_file_mb: int = 256
     max_records_per_file: int = 0
+    retain_versions: int = 1
     schema_evolution: Literal["append", "overwrite"] = "append"
     location: Optional[str] = None
     checks: list[CheckConfig] = field(default_factory=list)
@@ -263,6 +264,8 @@ def _validate_table(t: TableConfig, key: str, src: str) -> None:
                 raise err(f"{where}.from", f"transform {rule.transform!r} needs 'from: <input column>'")
     if t.target_file_mb <= 0:
         raise err("target_file_mb", "must be a positive number of MiB")
+    if t.retain_versions < 1:
+        raise err("retain_versions", "must be at least 1 (the live version)")
     if t.max_records_per_file < 0:
         raise err("max_records_per_file", "must be 0 (derived) or positive")
     for i, c in enumerate(t.checks):

@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 
 import lakeloader
 from lakeloader import manifest as manifests
-from lakeloader import storage
+from lakeloader import storage, versions
 from lakeloader.audit import audit_run
 from lakeloader.catalog import open_catalog
 from lakeloader.catalog.tables import columns_from_schema
@@ -180,8 +180,7 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
         raise
     m = replace(m, status="published", timings_s=timings)
     manifests.save(m, admin, aws)
-    for loc in published.superseded_locations:
-        storage.delete_dir(loc, aws)
+    versions.prune(admin, catalog, table, aws)
     return RunSummary(m, uri_m, "published", published, report)
 
 

@@ -1,0 +1,107 @@
+"""Table versions from the run history: the state as of a run, rollback, and pruning old versions.
+
+The manifests of published runs, in order, are the table's history: each run sets the location of
+the partitions it wrote; an `overwrite` run (or a rollback) replaces the whole set.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Optional
+
+from lakeloader import manifest as manifests
+from lakeloader import storage
+from lakeloader.catalog.base import Catalog
+from lakeloader.catalog.tables import partition_input
+from lakeloader.config import AwsConfig, TableConfig
+from lakeloader.errors import UsageError
+from lakeloader.manifest import Manifest, PartitionStats
+
+log = logging.getLogger(__name__)
+Key = tuple[str, ...]
+
+
+def published(history: Sequence[Manifest]) -> list[Manifest]:
+    """The runs that changed the table, oldest first."""
+    return [m for m in history if m.status == "published"]
+
+
+def state_as_of(history: Sequence[Manifest], run_id: Optional[str] = None) -> dict[Key, PartitionStats]:
+    """Partition -> version the table had right after `run_id` was published (default: now)."""
+    state: dict[Key, PartitionStats] = {}
+    runs = published(history)
+    if run_id is not None and run_id not in {m.run_id for m in runs}:
+        raise UsageError(f"run {run_id!r} was never published for this table (see `lakeloader history`)")
+    for m in runs:
+        if m.mode in ("overwrite", "rollback"):
+            state = {}
+        state.update({tuple(p.values): p for p in m.partitions})
+        if m.run_id == run_id:
+            break
+    return state
+
+
+def prunable(history: Sequence[Manifest], live: set[str], retain: int) -> list[str]:
+    """Version locations beyond the newest `retain` of each partition, never a live one."""
+    per_partition: dict[Key, list[str]] = {}
+    for m in published(history):
+        for p in m.partitions:
+            seen = per_partition.setdefault(tuple(p.values), [])
+            if p.location in seen:
+                seen.remove(p.location)  # a rollback re-publishes a version: it is recent again
+            seen.append(p.location)
+    old = [loc for locs in per_partition.values() for loc in locs[:-retain]]
+    return sorted(loc for loc in old if loc not in live)
+
+
+def prune(admin: str, catalog: Catalog, table: TableConfig, aws: Optional[AwsConfig]) -> int:
+    """Delete versions beyond `retain_versions`; returns how many version directories were removed."""
+    live = {p["StorageDescriptor"]["Location"] for p in catalog.get_partitions(table.database, table.name)}
+    doomed = prunable(manifests.history(admin, aws), live, table.retain_versions)
+    for loc in doomed:
+        storage.delete_dir(loc, aws)
+    if doomed:
+        log.info("removed %d old partition versions (retain_versions: %d)", len(doomed), table.retain_versions)
+    return len(doomed)
+
+
+def rollback(admin: str, catalog: Catalog, table: TableConfig, to_run: str, aws: Optional[AwsConfig]) -> Manifest:
+    """Point the catalog back at the table's state as of `to_run`; recorded as a run of its own."""
+    history = manifests.history(admin, aws)
+    target = state_as_of(history, to_run)
+    missing = [p for p in target.values() if not storage.list_files(p.location, aws, suffix=".parquet")]
+    if missing:
+        p = missing[0]
+        raise UsageError(
+            f"cannot roll back to {to_run}: its version of partition {'/'.join(p.values)} was removed "
+            f"({len(missing)} partitions missing; retain_versions is {table.retain_versions}); nothing changed"
+        )
+    meta = catalog.get_table(table.database, table.name)
+    if meta is None:
+        raise UsageError(f"table {table.database}.{table.name} is not in the catalog")
+    columns = meta["StorageDescriptor"]["Columns"]
+    live = {tuple(p["Values"]) for p in catalog.get_partitions(table.database, table.name)}
+    catalog.put_partitions(
+        table.database,
+        table.name,
+        [partition_input(p.values, p.location, columns, {"lakeloader.run_id": to_run}) for p in target.values()],
+    )
+    catalog.delete_partitions(table.database, table.name, [list(v) for v in live - set(target)])
+    source = next(m for m in history if m.run_id == to_run)
+    now = dt.datetime.now(dt.timezone.utc)
+    record = replace(
+        source,
+        run_id=f"rollback-to-{to_run}-{now:%Y%m%dT%H%M%S}",
+        mode="rollback",
+        status="published",
+        partitions=list(target.values()),
+        rows_written=sum(p.rows for p in target.values()),
+        created_at=now.isoformat(),
+        audit=None,
+    )
+    manifests.save(record, admin, aws)
+    log.info("rolled %s.%s back to %s (%d partitions)", table.database, table.name, to_run, len(target))
+    return record
