@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lakeloader",
         description="Load Hadoop-scale input into a partitioned Parquet table registered in a Glue-style "
         "catalog, then validate and query it. Locally: Spark, a SQLite catalog and DuckDB.",
-        epilog="Exit codes: 0 ok, 1 validation failed, 2 bad config/input/arguments. Docs: README.md, conf/README.md.",
+        epilog="Exit codes: 0 ok, 1 a check failed, 2 bad config/input/arguments, 3 another run holds the table. "
+        "Docs: README.md, conf/README.md.",
     )
     p.add_argument("--version", action="version", version=f"lakeloader {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")

@@ -59,6 +59,12 @@ class QueryConfig:
 
 
 @dataclass(frozen=True)
+class LockConfig:
+    wait_s: float = 0.0
+    ttl_s: float = 86_400.0
+
+
+@dataclass(frozen=True)
 class SourceConfig:
     path: str
     format: Literal["parquet", "orc", "csv", "json", "text"]
@@ -146,6 +152,7 @@ class Config:
     catalog: CatalogConfig = field(default_factory=CatalogConfig)
     query: QueryConfig = field(default_factory=QueryConfig)
     aws: AwsConfig = field(default_factory=AwsConfig)
+    lock: LockConfig = field(default_factory=LockConfig)
     spark: dict[str, str] = field(default_factory=dict)
 
     def table(self, name: str) -> TableConfig:

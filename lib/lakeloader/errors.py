@@ -43,6 +43,17 @@ class CatalogError(LakeloaderError):
     kind = "catalog error"
 
 
+class TableExistsError(CatalogError):
+    """create_table found the table already there (the atomic step locks are built on)."""
+
+
+class LockedError(LakeloaderError):
+    """Another run holds the table's lock; retrying later is the fix."""
+
+    exit_code = 3
+    kind = "busy"
+
+
 class QueryError(LakeloaderError):
     """A query failed in the query engine."""
 

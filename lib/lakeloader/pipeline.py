@@ -27,6 +27,7 @@ from lakeloader.catalog.types import athena_only_columns
 from lakeloader.config import Config, TableConfig, render_source_path
 from lakeloader.errors import ChecksFailed, ConfigError, InputError, UsageError
 from lakeloader.layout import plan_layout
+from lakeloader.lock import table_lock
 from lakeloader.manifest import Manifest
 from lakeloader.partitioning import HIVE_DEFAULT_PARTITION, add_partition_columns, check_rules, unparsed_conditions
 from lakeloader.query import open_engine
@@ -134,54 +135,55 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
     )
     if opts.dry_run:
         return RunSummary(base, None, "dry-run")
-    done = manifests.load(admin, run_id, aws)
-    if done is not None and done.status == "published":
-        log.info("run %s is already published; nothing to do", run_id)
-        return RunSummary(done, manifests.manifest_uri(admin, run_id), "already-published")
+    with table_lock(catalog, table.database, table.name, run_id, admin, config.lock):
+        done = manifests.load(admin, run_id, aws)
+        if done is not None and done.status == "published":
+            log.info("run %s is already published; nothing to do", run_id)
+            return RunSummary(done, manifests.manifest_uri(admin, run_id), "already-published")
 
-    plan = plan_layout(names, table.target_file_mb, table.max_records_per_file)
-    with _stage("write", timings):
-        written = _write(df, inp, root, plan, run_id, table, f"{where}.source ({uri})", aws)
-    try:
-        quarantine = _handle_bad_rows(spark, table, inp, written, admin, run_id, where, timings)
-        if written.rows_written == 0:
-            raise InputError(f"{uri}: no rows to load ({written.bad_rows} malformed rows); nothing was published")
-        existing = catalog.get_partitions(table.database, table.name) if table.mode == "append" else []
-        if existing:
-            with _stage("carry forward (append)", timings):
-                written = _carry_forward(written, existing, root, names, run_id, aws)
-        m = replace(
-            base,
-            status="staged",
-            partitions=list(written.partitions),
-            rows_read=written.rows_read,
-            rows_written=written.rows_written,
-            bad_rows=written.bad_rows,
-            quarantine_location=quarantine,
-        )
-        uri_m = manifests.save(m, admin, aws)
-        with _stage("audit", timings):
-            table_columns = planned_columns(catalog, table, columns, keys)
-            previous = manifests.latest_published(admin, aws)
-            report = audit_run(catalog, open_engine(config, catalog), table, table_columns, keys, m, previous)
-        m = replace(m, audit=report.to_dict())
-        if report.failed:
-            manifests.save(replace(m, status="audit-failed"), admin, aws)
-            raise ChecksFailed(
-                f"{table.database}.{table.name}: audit of run {run_id} failed, nothing was published: "
-                f"{report.failure_summary()} (report in {uri_m})"
+        plan = plan_layout(names, table.target_file_mb, table.max_records_per_file)
+        with _stage("write", timings):
+            written = _write(df, inp, root, plan, run_id, table, f"{where}.source ({uri})", aws)
+        try:
+            quarantine = _handle_bad_rows(spark, table, inp, written, admin, run_id, where, timings)
+            if written.rows_written == 0:
+                raise InputError(f"{uri}: no rows to load ({written.bad_rows} malformed rows); nothing was published")
+            existing = catalog.get_partitions(table.database, table.name) if table.mode == "append" else []
+            if existing:
+                with _stage("carry forward (append)", timings):
+                    written = _carry_forward(written, existing, root, names, run_id, aws)
+            m = replace(
+                base,
+                status="staged",
+                partitions=list(written.partitions),
+                rows_read=written.rows_read,
+                rows_written=written.rows_written,
+                bad_rows=written.bad_rows,
+                quarantine_location=quarantine,
             )
-        with _stage("register", timings):
-            table_columns = ensure_table(catalog, table, columns, keys, root)
-            published = publish_partitions(catalog, table, table_columns, written.partitions, run_id)
-    except BaseException:
-        log.warning("run %s failed before publishing; removing its files", run_id)
-        remove_version(root, written.partitions, aws)
-        raise
-    m = replace(m, status="published", timings_s=timings)
-    manifests.save(m, admin, aws)
-    versions.prune(admin, catalog, table, aws)
-    return RunSummary(m, uri_m, "published", published, report)
+            uri_m = manifests.save(m, admin, aws)
+            with _stage("audit", timings):
+                table_columns = planned_columns(catalog, table, columns, keys)
+                previous = manifests.latest_published(admin, aws)
+                report = audit_run(catalog, open_engine(config, catalog), table, table_columns, keys, m, previous)
+            m = replace(m, audit=report.to_dict())
+            if report.failed:
+                manifests.save(replace(m, status="audit-failed"), admin, aws)
+                raise ChecksFailed(
+                    f"{table.database}.{table.name}: audit of run {run_id} failed, nothing was published: "
+                    f"{report.failure_summary()} (report in {uri_m})"
+                )
+            with _stage("register", timings):
+                table_columns = ensure_table(catalog, table, columns, keys, root)
+                published = publish_partitions(catalog, table, table_columns, written.partitions, run_id)
+        except BaseException:
+            log.warning("run %s failed before publishing; removing its files", run_id)
+            remove_version(root, written.partitions, aws)
+            raise
+        m = replace(m, status="published", timings_s=timings)
+        manifests.save(m, admin, aws)
+        versions.prune(admin, catalog, table, aws)
+        return RunSummary(m, uri_m, "published", published, report)
 
 
 def _write(df, inp: Input, root: str, plan, run_id: str, table: TableConfig, where: str, aws) -> WriteResult:  # noqa: ANN001

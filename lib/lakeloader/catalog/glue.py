@@ -22,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from lakeloader import aws as awsutil
 from lakeloader.catalog.base import Catalog, Values
 from lakeloader.config import AwsConfig
-from lakeloader.errors import CatalogError
+from lakeloader.errors import CatalogError, TableExistsError
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ class GlueCatalog(Catalog):
             self._call("CreateTable", f"{database}.{name}", DatabaseName=database, TableInput=table_input)
         except _GlueCallError as e:
             if e.code == "AlreadyExistsException":
-                raise CatalogError(f"table {database}.{name} already exists") from None
+                raise TableExistsError(f"table {database}.{name} already exists") from None
             if e.code == "EntityNotFoundException":
                 raise CatalogError(f"database {database!r} does not exist") from None
             raise

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any, Optional
 
 from lakeloader.catalog.base import Catalog, Values
-from lakeloader.errors import CatalogError
+from lakeloader.errors import CatalogError, TableExistsError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS databases (name TEXT PRIMARY KEY);
@@ -72,7 +72,7 @@ class LocalCatalog(Catalog):
                     (database, table_input["Name"], json.dumps(table_input)),
                 )
             except sqlite3.IntegrityError:
-                raise CatalogError(f"table {database}.{table_input['Name']} already exists") from None
+                raise TableExistsError(f"table {database}.{table_input['Name']} already exists") from None
 
     def update_table(self, database: str, table_input: dict[str, Any]) -> None:
         with self._tx() as db:
