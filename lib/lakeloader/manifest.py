@@ -42,6 +42,7 @@ class Manifest:
     code_version: str = ""
     created_at: str = ""
     audit: Optional[dict[str, Any]] = None  # the validation report of the staged run
+    attempt: int = 1  # each attempt of a run id writes its own version directories
 
     @property
     def files(self) -> int:

@@ -26,6 +26,7 @@ from lakeloader.catalog.tables import columns_from_schema
 from lakeloader.catalog.types import athena_only_columns
 from lakeloader.config import Config, TableConfig, render_source_path
 from lakeloader.errors import ChecksFailed, ConfigError, InputError, UsageError
+from lakeloader.faults import failpoint
 from lakeloader.layout import plan_layout
 from lakeloader.lock import table_lock
 from lakeloader.manifest import Manifest
@@ -35,7 +36,7 @@ from lakeloader.register import Published, ensure_table, planned_columns, publis
 from lakeloader.session import configure_s3, spark_uri
 from lakeloader.source import CORRUPT, SOURCE_FILE, Input, InputFile, read_source
 from lakeloader.validate import Report
-from lakeloader.writer import WriteResult, good_rows, remove_version, write_version
+from lakeloader.writer import WriteResult, good_rows, partition_stats, remove_version, write_version
 
 log = logging.getLogger(__name__)
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -54,7 +55,7 @@ class RunOptions:
 class RunSummary:
     manifest: Manifest
     manifest_uri: Optional[str]
-    outcome: str  # published | already-published | dry-run
+    outcome: str  # published | already-published | recovered | dry-run
     published: Optional[Published] = None
     audit: Optional[Report] = None
 
@@ -140,10 +141,23 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
         if done is not None and done.status == "published":
             log.info("run %s is already published; nothing to do", run_id)
             return RunSummary(done, manifests.manifest_uri(admin, run_id), "already-published")
+        if done is not None and _published_before_a_crash(catalog, table, done):
+            log.warning("run %s was published by an attempt that died before recording it", run_id)
+            done = replace(done, status="published")
+            manifests.save(done, admin, aws)
+            versions.prune(admin, catalog, table, aws)
+            return RunSummary(done, manifests.manifest_uri(admin, run_id), "recovered")
+        # Every attempt writes its own version directories: a killed attempt's files are never reused.
+        attempt = done.attempt + 1 if done is not None else 1
+        version = run_id if attempt == 1 else f"{run_id}.{attempt}"
+        uri_m = manifests.save(replace(base, status="writing", attempt=attempt), admin, aws)
+        storage.delete_dir(f"{root}/_temporary", aws)  # left by a killed Spark job; we hold the lock
+        versions.remove_abandoned_attempts(root, run_id, attempt, catalog, table, aws)
 
         plan = plan_layout(names, table.target_file_mb, table.max_records_per_file)
         with _stage("write", timings):
-            written = _write(df, inp, root, plan, run_id, table, f"{where}.source ({uri})", aws)
+            written = _write(df, inp, root, plan, version, table, f"{where}.source ({uri})", aws)
+        failpoint("after-write")
         try:
             quarantine = _handle_bad_rows(spark, table, inp, written, admin, run_id, where, timings)
             if written.rows_written == 0:
@@ -151,17 +165,18 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
             existing = catalog.get_partitions(table.database, table.name) if table.mode == "append" else []
             if existing:
                 with _stage("carry forward (append)", timings):
-                    written = _carry_forward(written, existing, root, names, run_id, aws)
+                    written = _carry_forward(written, existing, root, names, version, aws)
             m = replace(
                 base,
                 status="staged",
+                attempt=attempt,
                 partitions=list(written.partitions),
                 rows_read=written.rows_read,
                 rows_written=written.rows_written,
                 bad_rows=written.bad_rows,
                 quarantine_location=quarantine,
             )
-            uri_m = manifests.save(m, admin, aws)
+            manifests.save(m, admin, aws)
             with _stage("audit", timings):
                 table_columns = planned_columns(catalog, table, columns, keys)
                 previous = manifests.latest_published(admin, aws)
@@ -173,6 +188,7 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
                     f"{table.database}.{table.name}: audit of run {run_id} failed, nothing was published: "
                     f"{report.failure_summary()} (report in {uri_m})"
                 )
+            failpoint("after-audit")
             with _stage("register", timings):
                 table_columns = ensure_table(catalog, table, columns, keys, root)
                 published = publish_partitions(catalog, table, table_columns, written.partitions, run_id)
@@ -180,16 +196,25 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
             log.warning("run %s failed before publishing; removing its files", run_id)
             remove_version(root, written.partitions, aws)
             raise
+        failpoint("after-publish")
         m = replace(m, status="published", timings_s=timings)
         manifests.save(m, admin, aws)
         versions.prune(admin, catalog, table, aws)
         return RunSummary(m, uri_m, "published", published, report)
 
 
-def _write(df, inp: Input, root: str, plan, run_id: str, table: TableConfig, where: str, aws) -> WriteResult:  # noqa: ANN001
+def _published_before_a_crash(catalog, table: TableConfig, m: Manifest) -> bool:  # noqa: ANN001
+    """True when every partition of a staged run is already live: only publish makes them so."""
+    if m.status != "staged" or not m.partitions:
+        return False
+    live = {tuple(p["Values"]): p["StorageDescriptor"]["Location"] for p in catalog.get_partitions(m.database, m.table)}
+    return all(live.get(tuple(p.values)) == p.location for p in m.partitions)
+
+
+def _write(df, inp: Input, root: str, plan, version: str, table: TableConfig, where: str, aws) -> WriteResult:  # noqa: ANN001
     try:
         result = write_version(
-            df, inp.bad, root, plan, run_id, table.compression, aws, unparsed_conditions(table.partitions)
+            df, inp.bad, root, plan, version, table.compression, aws, unparsed_conditions(table.partitions)
         )
     except Exception as e:
         text = str(e)
@@ -257,17 +282,15 @@ def _carry_forward(
     existing: list[dict],
     root: str,
     names: list[str],
-    run_id: str,
+    version: str,
     aws,  # noqa: ANN001
 ) -> WriteResult:
     """Append mode: copy the live files of each touched partition into the new version."""
-    from lakeloader.writer import _partition_stats
-
     live = {tuple(p["Values"]): p["StorageDescriptor"]["Location"] for p in existing}
     touched = [tuple(p.values) for p in written.partitions if tuple(p.values) in live]
     for values in touched:
         dst = next(p.location for p in written.partitions if tuple(p.values) == values)
         storage.copy_files(live[values], dst, aws)
-    fresh = {tuple(p.values): p for p in _partition_stats(root, names, touched, run_id, aws)}
+    fresh = {tuple(p.values): p for p in partition_stats(root, names, touched, version, aws)}
     merged = tuple(fresh.get(tuple(p.values), p) for p in written.partitions)
     return replace(written, partitions=merged)

@@ -123,3 +123,19 @@ def copy_files(src_uri: str, dst_uri: str, aws: Optional[AwsConfig] = None) -> i
         fs.copy_file(f"{src}/{name}", f"{dst}/{name}")
         n += 1
     return n
+
+
+def find_dirs(uri: str, names: set[str], aws: Optional[AwsConfig] = None) -> list[str]:
+    """Directories below a prefix whose last path segment is one of `names` (one recursive listing)."""
+    fs, path = to_filesystem(uri, aws)
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
+    except FileNotFoundError:
+        return []
+    found = {info.path for info in infos if info.type == pafs.FileType.Directory and info.base_name in names}
+    # S3 has no directories: its listing gives keys, so take the parents of files too.
+    for info in infos:
+        parent = info.path.rsplit("/", 1)[0]
+        if info.type == pafs.FileType.File and parent.rsplit("/", 1)[-1] in names:
+            found.add(parent)
+    return sorted(_uri(uri, p) for p in found)

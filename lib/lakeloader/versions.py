@@ -68,6 +68,22 @@ def prune(admin: str, catalog: Catalog, table: TableConfig, aws: Optional[AwsCon
     return len(doomed)
 
 
+def remove_abandoned_attempts(
+    root: str, run_id: str, attempt: int, catalog: Catalog, table: TableConfig, aws: Optional[AwsConfig]
+) -> int:
+    """Delete what earlier, killed attempts of a run wrote (never a live version); returns the count."""
+    if attempt <= 1:
+        return 0
+    names = {f"_v={run_id}"} | {f"_v={run_id}.{k}" for k in range(2, attempt)}
+    live = {p["StorageDescriptor"]["Location"] for p in catalog.get_partitions(table.database, table.name)}
+    doomed = [d for d in storage.find_dirs(root, names, aws) if d not in live]
+    for d in doomed:
+        storage.delete_dir(d, aws)
+    if doomed:
+        log.info("removed %d directories left by earlier attempts of run %s", len(doomed), run_id)
+    return len(doomed)
+
+
 def rollback(admin: str, catalog: Catalog, table: TableConfig, to_run: str, aws: Optional[AwsConfig]) -> Manifest:
     """Point the catalog back at the table's state as of `to_run`; recorded as a run of its own."""
     history = manifests.history(admin, aws)

@@ -1,8 +1,9 @@
 """Parquet write of one run to run-scoped version directories, never over live data.
 
-Layout: `<table_root>/<k1=v1/k2=v2>/_v=<run_id>/part-*.parquet`. Input statistics (rows read,
-bad rows, the set of partitions touched) are observed during the write itself; per-partition
-row counts then come from the Parquet footers of the files just written, not from the data.
+Layout: `<table_root>/<k1=v1/k2=v2>/_v=<version>/part-*.parquet`, the version being the run id
+(`<run id>.N` for attempt N). Input statistics (rows read, bad rows, the set of partitions
+touched) are observed during the write itself; per-partition row counts then come from the
+Parquet footers of the files just written, not from the data.
 """
 
 from __future__ import annotations
@@ -43,9 +44,9 @@ class WriteResult:
         return sum(p.rows for p in self.partitions)
 
 
-def version_dir(table_root: str, names: Sequence[str], values: Sequence[str], run_id: str) -> str:
+def version_dir(table_root: str, names: Sequence[str], values: Sequence[str], version: str) -> str:
     """URI of one partition's version directory for a run."""
-    return f"{table_root}/{partition_path(names, values)}/{VERSION_COLUMN}={run_id}"
+    return f"{table_root}/{partition_path(names, values)}/{VERSION_COLUMN}={version}"
 
 
 def good_rows(df: DataFrame, bad: Optional[Column]) -> DataFrame:
@@ -60,12 +61,12 @@ def write_version(
     bad: Optional[Column],
     table_root: str,
     plan: LayoutPlan,
-    run_id: str,
+    version: str,
     compression: str = "snappy",
     aws: Optional[AwsConfig] = None,
     unparsed: Optional[dict[str, Column]] = None,
 ) -> WriteResult:
-    """Write the good rows as Parquet under `_v=<run_id>` and return what was written.
+    """Write the good rows as Parquet under `_v=<version>` and return what was written.
 
     `unparsed` maps a partition name to a condition counted during the write (e.g. a non-null
     timestamp string that did not parse), so a silently-null partition value gets reported.
@@ -83,7 +84,7 @@ def write_version(
         _json(F.collect_set(F.when(is_bad, F.col(SOURCE_FILE) if bad is not None else F.lit(None)))).alias("bad_files"),
         *[F.count(F.when(~is_bad & cond, 1)).alias(f"unparsed_{name}") for name, cond in (unparsed or {}).items()],
     )
-    out = apply_layout(good_rows(observed, bad), plan).withColumn(VERSION_COLUMN, F.lit(run_id))
+    out = apply_layout(good_rows(observed, bad), plan).withColumn(VERSION_COLUMN, F.lit(version))
     (
         out.write.mode("append")
         .partitionBy(*names, VERSION_COLUMN)
@@ -94,7 +95,7 @@ def write_version(
     metrics = obs.get
     # null and '' land in the same default partition: dedupe after normalising.
     values = sorted({tuple(catalog_value(row.get(c)) for c in names) for row in json.loads(metrics["partitions"])})
-    stats = _partition_stats(table_root, names, values, run_id, aws)
+    stats = partition_stats(table_root, names, values, version, aws)
     return WriteResult(
         rows_read=int(metrics["rows"]),
         bad_rows=int(metrics["bad"]),
@@ -108,11 +109,13 @@ def _json(c: Column) -> Column:
     return F.to_json(c, {"ignoreNullFields": "false"})
 
 
-def _partition_stats(
-    table_root: str, names: list[str], values: list[tuple[str, ...]], run_id: str, aws: Optional[AwsConfig]
+def partition_stats(
+    table_root: str, names: list[str], values: list[tuple[str, ...]], version: str, aws: Optional[AwsConfig]
 ) -> list[PartitionStats]:
+    """Files, rows (from Parquet footers) and bytes of each partition's version directory."""
+
     def one(vals: tuple[str, ...]) -> PartitionStats:
-        loc = version_dir(table_root, names, vals, run_id)
+        loc = version_dir(table_root, names, vals, version)
         files = storage.list_files(loc, aws, suffix=".parquet")
         fs, _ = storage.to_filesystem(loc, aws)
         rows = sum(pq.read_metadata(storage.to_filesystem(f.uri, aws)[1], filesystem=fs).num_rows for f in files)
