@@ -20,7 +20,7 @@ from lakeloader.config import TableConfig, parse_config
 from lakeloader.manifest import Manifest, PartitionStats
 from lakeloader.partitioning import HIVE_DEFAULT_PARTITION, partition_path
 from lakeloader.query.duckdb import DuckDBEngine
-from lakeloader.validate import partition_key, validate
+from lakeloader.validate import check_expressions, partition_key, validate
 
 COLS = [
     {"Name": "event_id", "Type": "bigint"},
@@ -329,3 +329,15 @@ def test_queries_per_validation_do_not_grow_with_partitions(tmp_path, catalog):
 )
 def test_partition_key(value, expected):
     assert partition_key(value) == expected
+
+
+def test_check_values_are_safe_literals_in_the_select_list(tmp_path, catalog, engine):
+    # Athena takes `?` only in WHERE; check values are inlined, so a quote must not break the SQL.
+    rows = {"event_id": [1, 2], "device": ["it's", "x'); DROP TABLE t; --"], "amount": [Decimal("1"), Decimal("2")]}
+    write_partitions(tmp_path, catalog, [(["2026-01-01", "de"], rows)])
+    checks = [{"kind": "accepted_values", "column": "device", "values": ["it's"]}]
+    report = validate(engine, catalog, table_config(checks), None)
+    assert by_kind(report)["accepted_values"].failing == 1
+    assert check_expressions("demo.events", table_config(checks).checks)[1] == (
+        "count_if(\"device\" IS NOT NULL AND \"device\" NOT IN ('it''s'))"
+    )

@@ -17,6 +17,7 @@ from lakeloader.config import CheckConfig, TableConfig
 from lakeloader.manifest import Manifest
 from lakeloader.partitioning import HIVE_DEFAULT_PARTITION
 from lakeloader.query.base import QueryEngine
+from lakeloader.query.sql import sql_literal
 
 
 @dataclass(frozen=True)
@@ -69,26 +70,26 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def check_expressions(table: str, checks: Sequence[CheckConfig]) -> tuple[list[str], list[Any]]:
-    """SELECT-list expressions (Athena SQL) counting failing rows per check, and their parameters."""
+def check_expressions(table: str, checks: Sequence[CheckConfig]) -> list[str]:
+    """SELECT-list expressions (Athena SQL) counting failing rows per check.
+
+    Check values are rendered as literals by sql_literal (quoted, injection-safe): Athena accepts
+    `?` parameters only in WHERE clauses, and these sit in the SELECT list.
+    """
     exprs: list[str] = ["count(*)"]
-    params: list[Any] = []
     for c in checks:
         col = _q(c.column) if c.column else ""
         if c.kind == "not_null":
             exprs.append(f"count_if({col} IS NULL)")
         elif c.kind == "accepted_values":
-            marks = ", ".join("?" for _ in c.values or [])
-            exprs.append(f"count_if({col} IS NOT NULL AND {col} NOT IN ({marks}))")
-            params.extend(c.values or [])
+            values = ", ".join(sql_literal(v) for v in c.values or [])
+            exprs.append(f"count_if({col} IS NOT NULL AND {col} NOT IN ({values}))")
         elif c.kind == "range":
             conds = []
             if c.min is not None:
-                conds.append(f"{col} < ?")
-                params.append(c.min)
+                conds.append(f"{col} < {sql_literal(c.min)}")
             if c.max is not None:
-                conds.append(f"{col} > ?")
-                params.append(c.max)
+                conds.append(f"{col} > {sql_literal(c.max)}")
             exprs.append(f"count_if({' OR '.join(conds)})")
         elif c.kind == "unique":
             keys = ", ".join(_q(k) for k in c.key_columns)
@@ -97,7 +98,7 @@ def check_expressions(table: str, checks: Sequence[CheckConfig]) -> tuple[list[s
                 f"(SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM {table} "
                 f"WHERE {not_null} GROUP BY {keys} HAVING count(*) > 1) AS dup)"
             )
-    return exprs, params
+    return exprs
 
 
 def partition_key(value: Any) -> str:
@@ -129,8 +130,8 @@ def validate(
     name = f"{table.database}.{relation}"
     before = engine.queries_issued
     column_checks = [c for c in table.checks if c.kind != "row_count_change"]
-    exprs, params = check_expressions(name, column_checks)
-    row = engine.query(f"SELECT {', '.join(exprs)} FROM {name}", params).rows[0]
+    exprs = check_expressions(name, column_checks)
+    row = engine.query(f"SELECT {', '.join(exprs)} FROM {name}").rows[0]
     total = int(row[0])
     results = [
         CheckResult(_label(c), c.kind, ",".join(c.key_columns), c.severity, int(v or 0), _detail(c))

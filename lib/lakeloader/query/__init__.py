@@ -16,4 +16,8 @@ def open_engine(config: Config, catalog: Catalog) -> QueryEngine:
         from lakeloader.query.duckdb import DuckDBEngine
 
         return DuckDBEngine(catalog, config.aws)
+    if config.query.engine == "athena":
+        from lakeloader.query.athena import AthenaEngine
+
+        return AthenaEngine(config.aws, config.query)
     raise ConfigError(f"{config.source_file}: query.engine: {config.query.engine!r} is not supported by this build")
