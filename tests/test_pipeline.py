@@ -60,6 +60,28 @@ def test_run_loads_every_row_once_and_values_round_trip(write_config, sample_inp
     ]
     assert len(quarantined) == 6
     assert all(q["source_file"].endswith(".csv") and q["record"] for q in quarantined)
+    # Per-partition statistics in the manifest come from the footers and agree with the data.
+    manifest = json.loads(next((tmp_path / "warehouse/_lakeloader/demo/events/manifests").glob("*.json")).read_text())
+    config = load_config(cfg)
+    facts = (
+        open_engine(config, open_catalog(config))
+        .query(
+            "SELECT dt, country, count(*) - count(amount), min(event_id), max(event_id) FROM demo.events GROUP BY 1, 2"
+        )
+        .rows
+    )
+    expected_stats = {
+        (d.isoformat(), c or "__HIVE_DEFAULT_PARTITION__"): (nulls, str(lo), str(hi)) for d, c, nulls, lo, hi in facts
+    }
+    got_stats = {
+        tuple(p["values"]): (
+            p["columns"]["amount"]["nulls"],
+            p["columns"]["event_id"]["min"],
+            p["columns"]["event_id"]["max"],
+        )
+        for p in manifest["partitions"]
+    }
+    assert got_stats == expected_stats
     # The table location holds only data files: no markers, no bookkeeping, one version per partition.
     files = [p for p in (tmp_path / "warehouse/demo/events").rglob("*") if p.is_file()]
     assert files and all(p.name.startswith("part-") and p.suffix == ".parquet" for p in files)

@@ -17,6 +17,8 @@ class PartitionStats:
     files: int
     rows: int
     bytes: int
+    # column -> {"nulls": n, "min": text, "max": text}, from the Parquet footers (min/max where written)
+    columns: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass

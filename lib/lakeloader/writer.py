@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 import pyarrow.parquet as pq
 from pyspark.sql import Column, DataFrame, Observation
@@ -118,14 +118,49 @@ def partition_stats(
         loc = version_dir(table_root, names, vals, version)
         files = storage.list_files(loc, aws, suffix=".parquet")
         fs, _ = storage.to_filesystem(loc, aws)
-        rows = sum(pq.read_metadata(storage.to_filesystem(f.uri, aws)[1], filesystem=fs).num_rows for f in files)
+        footers = [pq.read_metadata(storage.to_filesystem(f.uri, aws)[1], filesystem=fs) for f in files]
         return PartitionStats(
-            values=list(vals), location=loc, files=len(files), rows=rows, bytes=sum(f.size for f in files)
+            values=list(vals),
+            location=loc,
+            files=len(files),
+            rows=sum(m.num_rows for m in footers),
+            bytes=sum(f.size for f in files),
+            columns=column_stats(footers),
         )
 
     # Footer reads are small ranged GETs on S3: run many at once.
     with ThreadPoolExecutor(max_workers=16) as pool:
         return list(pool.map(one, values))
+
+
+def column_stats(footers: Sequence[pq.FileMetaData]) -> dict[str, dict[str, Any]]:
+    """Nulls, min and max per top-level column, merged over every row group of the footers."""
+    out: dict[str, dict[str, Any]] = {}
+    for meta in footers:
+        for rg in range(meta.num_row_groups):
+            group = meta.row_group(rg)
+            for c in range(group.num_columns):
+                col = group.column(c)
+                if "." in col.path_in_schema:  # nested leaves: no single min/max for the column
+                    continue
+                acc = out.setdefault(col.path_in_schema, {"nulls": 0, "min": None, "max": None})
+                st = col.statistics
+                if st is None or not st.has_null_count:
+                    acc["nulls"] = None
+                elif acc["nulls"] is not None:
+                    acc["nulls"] += st.null_count
+                if st is not None and st.has_min_max:
+                    lo, hi = st.min, st.max
+                    acc["min"] = lo if acc["min"] is None else min(acc["min"], lo)
+                    acc["max"] = hi if acc["max"] is None else max(acc["max"], hi)
+    # JSON keeps text: decimals, dates and bytes all have an exact text form.
+    return {k: {**v, "min": _text(v["min"]), "max": _text(v["max"])} for k, v in out.items()}
+
+
+def _text(v: Any) -> Optional[str]:  # noqa: ANN401
+    if v is None:
+        return None
+    return v.hex() if isinstance(v, bytes) else str(v)
 
 
 def remove_version(table_root: str, stats: Sequence[PartitionStats], aws: Optional[AwsConfig] = None) -> None:
