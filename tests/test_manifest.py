@@ -75,6 +75,7 @@ def test_json_is_stable_and_readable():
         "files": 2,
         "rows": 10,
         "bytes": 2048,
+        "columns": {},
     }
     assert "\n  " in text  # indented
 
