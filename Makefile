@@ -12,6 +12,7 @@ ENV        ?= dev
 TABLE      ?= events
 DEMO_DIR   := .lakeloader/demo
 DEMO_ROWS  ?= 200000
+BENCH_ROWS ?= 5000000
 PYTEST_ARGS ?=
 
 # s3a (hadoop-aws + AWS SDK) for s3:// off EMR: Maven Central is out of reach, so the jars come from
@@ -24,7 +25,7 @@ export PIP_CACHE_DIR := $(CACHE)/pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export LAKELOADER_JARS_DIR := $(JARS_DIR)
 
-.PHONY: help install jars demo test test-fast lint clean
+.PHONY: help install jars demo test test-fast lint bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -60,6 +61,10 @@ test: install jars ## run every test (unit, Spark, AWS on moto, end-to-end); "no
 
 test-fast: install ## only the tests that need neither Spark nor a server (seconds)
 	$(BIN)/pytest -m "not spark and not aws and not e2e and not slow" $(PYTEST_ARGS)
+
+bench: install jars ## benchmarks (write: plain vs repartition vs lakeloader; Glue registration); appends to bench/RESULTS.md
+	$(BIN)/python bench/write_bench.py --rows $(BENCH_ROWS)
+	$(BIN)/python bench/glue_register.py --partitions 10000 --latency-ms 100
 
 lint: install ## ruff over the code and tests
 	$(BIN)/ruff check lib jobs tests bench setup.py
