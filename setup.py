@@ -19,9 +19,10 @@ setup(
         "duckdb-ext-httpfs==1.4.4.*",
         "sqlglot>=25",
         "pyarrow>=14",
+        "deltalake>=0.20",  # the driver reads Delta logs (stats, restore, local queries)
     ],
     extras_require={
-        "test": ["pytest>=8", "chispa>=0.10", "moto[server]>=5", "ruff>=0.5", "deltalake>=0.20"],
+        "test": ["pytest>=8", "chispa>=0.10", "moto[server]>=5", "ruff>=0.5"],
     },
     entry_points={"console_scripts": ["lakeloader=lakeloader.cli:main"]},
 )

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 from lakeloader.catalog.base import Catalog
 from lakeloader.catalog.tables import (
     Column,
+    delta_table_input,
+    is_delta_table,
     is_projection_parameter,
     partition_input,
     projection_parameters,
@@ -20,6 +22,10 @@ from lakeloader.errors import SchemaError
 from lakeloader.manifest import PartitionStats
 
 log = logging.getLogger(__name__)
+
+# The schema Spark's Hive catalog stores for a data source table Hive cannot read (a `USING delta`
+# table): one `col array<string>` column, per Athena's "Synchronize Delta Lake metadata".
+SPARK_PLACEHOLDER_COLUMNS = [("col", "array<string>")]
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,81 @@ def _restore(
         log.warning("publish of %s.%s failed; the catalog was restored", table.database, table.name)
     except Exception as e:  # the original failure matters more; say the catalog may be mixed
         log.error("publish of %s.%s failed and restoring it failed too (%s)", table.database, table.name, e)
+
+
+def planned_delta_columns(
+    catalog: Catalog, table: TableConfig, columns: Sequence[Column], keys: Sequence[Column]
+) -> list[Column]:
+    """The Delta table's catalog columns after this run (data, then partition columns), or SchemaError.
+
+    Call it before writing: Delta itself would accept a run that drops a column (it fills nulls), so
+    the schema_evolution policy has to be applied while nothing is written yet.
+    """
+    return _delta_columns(catalog.get_table(table.database, table.name), table, columns, keys)
+
+
+def ensure_delta_table(
+    catalog: Catalog,
+    table: TableConfig,
+    columns: Sequence[Column],
+    keys: Sequence[Column],
+    location: str,
+    parameters: Mapping[str, str] = (),
+) -> None:
+    """Create or update the Glue definition of a Delta table (no partitions: they live in the Delta log).
+
+    Same schema-evolution policy as ensure_table; `parameters` (e.g. the run id and Delta version) are
+    added to the table properties, and properties set elsewhere are kept.
+    """
+    name = f"{table.database}.{table.name}"
+    catalog.ensure_database(table.database)
+    current = catalog.get_table(table.database, table.name)
+    merged = _delta_columns(current, table, columns, keys)
+    wanted = delta_table_input(table.name, merged, [], location)
+    wanted["Parameters"].update(parameters)
+    if current is None:
+        catalog.create_table(table.database, wanted)
+        log.info("created Delta table %s at %s", name, location)
+        return
+    wanted["Parameters"] = {**current.get("Parameters", {}), **wanted["Parameters"]}
+    if _delta_definition(wanted) != _delta_definition(current):
+        catalog.update_table(table.database, wanted)
+        log.info("updated the definition of Delta table %s", name)
+
+
+def _delta_definition(t: Mapping[str, Any]) -> tuple:
+    """The parts of a table definition lakeloader sets (Glue adds empty lists and the like on its own)."""
+    sd = t.get("StorageDescriptor", {})
+    serde = sd.get("SerdeInfo", {})
+    return (
+        t.get("TableType"),
+        t.get("Parameters", {}),
+        t.get("PartitionKeys", []),
+        sd.get("Columns"),
+        sd.get("Location"),
+        sd.get("InputFormat"),
+        sd.get("OutputFormat"),
+        serde.get("SerializationLibrary"),
+        serde.get("Parameters", {}),
+    )
+
+
+def _delta_columns(
+    current: Optional[Mapping[str, Any]], table: TableConfig, columns: Sequence[Column], keys: Sequence[Column]
+) -> list[Column]:
+    name = f"{table.database}.{table.name}"
+    new = [dict(c) for c in [*columns, *keys]]
+    if current is None:
+        return new
+    if not is_delta_table(current):
+        raise SchemaError(
+            f"{name}: the catalog has it as a {current.get('Parameters', {}).get('classification', 'non-Delta')} "
+            "table; format: delta needs a new table name (or drop the old table first)"
+        )
+    old = current["StorageDescriptor"].get("Columns") or []
+    if [(c["Name"], c["Type"]) for c in old] in ([], SPARK_PLACEHOLDER_COLUMNS):
+        return new  # registered by Spark (or Athena's bare CREATE): no schema to evolve from
+    return evolve_columns(old, new, table.schema_evolution, name)
 
 
 def _fmt(cols: Sequence[Column]) -> str:

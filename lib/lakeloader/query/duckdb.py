@@ -23,9 +23,11 @@ from sqlglot import exp
 from lakeloader import storage
 from lakeloader.aws import frozen_credentials
 from lakeloader.catalog.base import Catalog
+from lakeloader.catalog.tables import is_delta_table
 from lakeloader.catalog.types import duckdb_type
 from lakeloader.config import AwsConfig
-from lakeloader.errors import QueryError
+from lakeloader.delta import live_files, open_table
+from lakeloader.errors import LakeloaderError, QueryError
 from lakeloader.partitioning import HIVE_DEFAULT_PARTITION
 from lakeloader.query.base import QueryEngine, QueryResult
 
@@ -75,11 +77,14 @@ class DuckDBEngine(QueryEngine):
         keys = meta.get("PartitionKeys", [])
         files: list[str] = []
         values: list[list[str]] = [[] for _ in keys]
-        for p in self.catalog.get_partitions(database, table):
-            for f in storage.list_files(p["StorageDescriptor"]["Location"], self.aws, suffix=".parquet"):
-                files.append(_local(f.uri))
-                for i, v in enumerate(p["Values"]):
-                    values[i].append(v)
+        if is_delta_table(meta):
+            columns, keys, files, values = _delta_listing(database, table, meta, self.aws)
+        else:
+            for p in self.catalog.get_partitions(database, table):
+                for f in storage.list_files(p["StorageDescriptor"]["Location"], self.aws, suffix=".parquet"):
+                    files.append(_local(f.uri))
+                    for i, v in enumerate(p["Values"]):
+                        values[i].append(v)
         q = _ident
         # One helper table per catalog table; hashed so 'a_b.c' and 'a.b_c' never share one.
         parts = q("__parts_" + hashlib.sha1(f"{database}\0{table}".encode()).hexdigest()[:16])
@@ -139,6 +144,46 @@ class DuckDBEngine(QueryEngine):
             opts += [f"ENDPOINT {_literal(ep.netloc)}", "URL_STYLE 'path'", f"USE_SSL {ssl}"]
         self.con.execute(f"CREATE OR REPLACE SECRET lakeloader_s3 (TYPE s3, {', '.join(opts)})")
         self._s3_ready = True
+
+
+def _delta_listing(
+    database: str, table: str, meta: dict[str, Any], aws: Optional[AwsConfig]
+) -> tuple[list[dict[str, str]], list[dict[str, str]], list[str], list[list[str]]]:
+    """(data columns, partition keys, files, values per key) of a Delta table, from its Delta log.
+
+    A Delta table has no catalog partitions: the log lists the live files and their partition values
+    (replaced files stay on storage until VACUUM, so listing directories would read them too). Its
+    partition columns are ordinary catalog columns; the log says which they are.
+    """
+    location = meta["StorageDescriptor"]["Location"]
+    try:
+        dt = open_table(location, aws)
+    except LakeloaderError as e:
+        raise QueryError(f"cannot read table {database}.{table}: {e.args[0]}") from None
+    # Parquet files alone do not give the table's rows when the log renames columns or masks deleted rows.
+    if dt.metadata().configuration.get("delta.columnMapping.mode", "none") != "none":
+        raise QueryError(f"table {database}.{table}: Delta column mapping is not supported by the local engine")
+    part_names = list(dt.metadata().partition_columns)
+    listed = live_files(dt, location, part_names, aws)
+    if "deletionVectors" in (dt.protocol().reader_features or []) and _has_deletion_vectors(dt):
+        raise QueryError(f"table {database}.{table}: Delta deletion vectors are not supported by the local engine")
+    all_columns = meta["StorageDescriptor"]["Columns"]
+    types = {c["Name"]: c for c in all_columns}
+    missing = [n for n in part_names if n not in types]
+    if missing:
+        raise QueryError(
+            f"table {database}.{table}: partition columns {missing} of its Delta log are not in the catalog"
+        )
+    data = [c for c in all_columns if c["Name"] not in part_names]
+    keys = [types[n] for n in part_names]
+    values = [[f.values[i] for f in listed] for i in range(len(part_names))]
+    return data, keys, [_local(f.uri) for f in listed], values
+
+
+def _has_deletion_vectors(dt: Any) -> bool:
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    dv = [n for n in actions.column_names if n.startswith("deletionVector")]
+    return any(actions.column(n).null_count < len(actions) for n in dv)
 
 
 def httpfs_extension() -> Path:
