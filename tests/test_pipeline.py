@@ -261,13 +261,6 @@ def test_spark_submit_entry_point_takes_the_run_arguments(write_config, sample_i
     assert "no table 'nope'" in capsys.readouterr().err
 
 
-def test_delta_output_is_refused_until_supported(write_config, sample_input, capsys):
-    cfg = write_config({"events": events_table(format="delta")})
-    assert run(cfg, sample_input) == 2
-    assert "tables.events.format: 'delta' output is not supported" in capsys.readouterr().err
-    assert catalog_table(cfg) is None
-
-
 def test_unparsable_partition_source_is_reported_not_silently_null(write_config, tmp_path, caplog):
     inp = tmp_path / "flights"
     inp.mkdir()

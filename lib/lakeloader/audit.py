@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Optional
 
 from lakeloader.catalog.base import Catalog
-from lakeloader.catalog.tables import Column, partition_input, table_input
+from lakeloader.catalog.tables import Column, delta_table_input, partition_input, table_input
 from lakeloader.config import TableConfig
 from lakeloader.manifest import Manifest
 from lakeloader.query.base import QueryEngine
@@ -35,15 +35,23 @@ def audit_run(
     keys: Sequence[Column],
     manifest: Manifest,
     previous: Optional[Manifest] = None,
+    delta: bool = False,
 ) -> Report:
-    """Run the table's checks and the manifest reconciliation on the staged partitions only."""
+    """Run the table's checks and the manifest reconciliation on the staged partitions only.
+
+    A Delta table has no staged partitions: its staging table reads the table's current log version.
+    """
     name = staging_table_name(table.name)
     catalog.ensure_database(table.database)
     catalog.delete_table(table.database, name)  # a killed run may have left one behind
-    catalog.create_table(table.database, table_input(name, columns, keys, manifest.table_location))
+    if delta:
+        catalog.create_table(table.database, delta_table_input(name, columns, keys, manifest.table_location))
+    else:
+        catalog.create_table(table.database, table_input(name, columns, keys, manifest.table_location))
     try:
-        staged = [partition_input(p.values, p.location, columns) for p in manifest.partitions]
-        catalog.put_partitions(table.database, name, staged)
+        if not delta:
+            staged = [partition_input(p.values, p.location, columns) for p in manifest.partitions]
+            catalog.put_partitions(table.database, name, staged)
         return validate(engine, catalog, table, manifest, previous, relation=name)
     finally:
         catalog.delete_table(table.database, name)

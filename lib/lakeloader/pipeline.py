@@ -18,8 +18,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 import lakeloader
+from lakeloader import delta, storage, versions
 from lakeloader import manifest as manifests
-from lakeloader import storage, versions
 from lakeloader.audit import audit_run
 from lakeloader.catalog import open_catalog
 from lakeloader.catalog.tables import columns_from_schema
@@ -27,16 +27,30 @@ from lakeloader.catalog.types import athena_only_columns
 from lakeloader.config import Config, TableConfig, render_source_path
 from lakeloader.errors import ChecksFailed, ConfigError, InputError, UsageError
 from lakeloader.faults import failpoint
-from lakeloader.layout import plan_layout
+from lakeloader.layout import apply_layout, plan_layout
 from lakeloader.lock import table_lock
 from lakeloader.manifest import Manifest
 from lakeloader.partitioning import HIVE_DEFAULT_PARTITION, add_partition_columns, check_rules, unparsed_conditions
 from lakeloader.query import open_engine
-from lakeloader.register import Published, ensure_table, planned_columns, publish_partitions
+from lakeloader.register import (
+    Published,
+    ensure_delta_table,
+    ensure_table,
+    planned_columns,
+    planned_delta_columns,
+    publish_partitions,
+)
 from lakeloader.session import configure_s3, spark_uri
 from lakeloader.source import CORRUPT, SOURCE_FILE, Input, InputFile, read_source
 from lakeloader.validate import Report
-from lakeloader.writer import WriteResult, good_rows, partition_stats, remove_version, write_version
+from lakeloader.writer import (
+    WriteResult,
+    good_rows,
+    observe_input,
+    partition_stats,
+    remove_version,
+    write_version,
+)
 
 log = logging.getLogger(__name__)
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -87,8 +101,6 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
     if opts.run_id is not None and not RUN_ID_RE.match(opts.run_id):
         raise UsageError(f"--run-id {opts.run_id!r}: use letters, digits, '.', '_' and '-' (at most 100)")
     where = f"{config.source_file}: tables.{table.name}"
-    if table.format != "parquet":
-        raise ConfigError(f"{where}.format: {table.format!r} output is not supported by this build (use parquet)")
     uri = opts.input_uri or render_source_path(table.source.path, opts.run_date)
     root, admin, aws = config.table_location(table), config.admin_location(table), config.aws
     timings: dict[str, float] = {}
@@ -141,6 +153,8 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
         if done is not None and done.status == "published":
             log.info("run %s is already published; nothing to do", run_id)
             return RunSummary(done, manifests.manifest_uri(admin, run_id), "already-published")
+        if table.format == "delta":
+            return _publish_delta(spark, config, table, inp, df, base, columns, keys, catalog, where)
         if done is not None and _published_before_a_crash(catalog, table, done):
             log.warning("run %s was published by an attempt that died before recording it", run_id)
             done = replace(done, status="published")
@@ -201,6 +215,85 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
         manifests.save(m, admin, aws)
         versions.prune(admin, catalog, table, aws)
         return RunSummary(m, uri_m, "published", published, report)
+
+
+def _publish_delta(
+    spark: SparkSession,
+    config: Config,
+    table: TableConfig,
+    inp: Input,
+    df,  # noqa: ANN001
+    base: Manifest,
+    columns: list,
+    keys: list,
+    catalog,  # noqa: ANN001
+    where: str,
+) -> RunSummary:
+    """Delta output: one transactional write to the table root, audited, then registered.
+
+    Delta's own log makes the write atomic; Athena reads the log directly, so the new version is
+    visible from its commit. A failed audit restores the previous log version (not strict WAP).
+    """
+    root, admin, aws, timings, run_id = (
+        base.table_location,
+        config.admin_location(table),
+        config.aws,
+        base.timings_s,
+        base.run_id,
+    )
+    names = base.partition_keys
+    current = catalog.get_table(table.database, table.name)
+    if current is not None and current.get("Parameters", {}).get("lakeloader.run_id") == run_id:
+        log.warning("run %s was published by an attempt that died before recording it", run_id)
+        done = replace(base, status="published", partitions=delta.snapshot_partitions(root, names, aws))
+        return RunSummary(done, manifests.save(done, admin, aws), "recovered")
+    planned = planned_delta_columns(catalog, table, columns, keys)  # schema problems fail before writing
+    before = delta.delta_version(root, aws, missing_ok=True)
+    uri_m = manifests.save(replace(base, status="writing"), admin, aws)
+    plan = plan_layout(names, table.target_file_mb, table.max_records_per_file)
+    with _stage("write", timings):
+        observed, result = observe_input(df, inp.bad, names, unparsed_conditions(table.partitions))
+        out = apply_layout(good_rows(observed, inp.bad), plan)
+        delta.write_delta(
+            out, spark_uri(spark, root), names, table.mode, table.compression, plan.max_records_per_file,
+            table.schema_evolution,
+        )  # fmt: skip
+        seen = result()
+    failpoint("after-write")
+    try:
+        written = WriteResult(seen.rows_read, seen.bad_rows, seen.bad_files, (), seen.unparsed)
+        quarantine = _handle_bad_rows(spark, table, inp, written, admin, run_id, where, timings)
+        if seen.rows_written == 0:
+            raise InputError(f"{base.input_uri}: no rows to load ({seen.bad_rows} malformed rows)")
+        m = replace(
+            base, status="staged", partitions=delta.snapshot_partitions(root, names, aws), rows_read=seen.rows_read,
+            rows_written=seen.rows_written, bad_rows=seen.bad_rows, quarantine_location=quarantine,
+        )  # fmt: skip
+        manifests.save(m, admin, aws)
+        with _stage("audit", timings):
+            previous = manifests.latest_published(admin, aws)
+            engine = open_engine(config, catalog)
+            report = audit_run(catalog, engine, table, planned, keys, m, previous, delta=True)
+        m = replace(m, audit=report.to_dict())
+        if report.failed:
+            manifests.save(replace(m, status="audit-failed"), admin, aws)
+            raise ChecksFailed(
+                f"{table.database}.{table.name}: audit of run {run_id} failed; the Delta table was restored: "
+                f"{report.failure_summary()} (report in {uri_m})"
+            )
+        with _stage("register", timings):
+            params = {"lakeloader.run_id": run_id, "lakeloader.delta_version": str(delta.delta_version(root, aws))}
+            ensure_delta_table(catalog, table, columns, keys, root, params)
+    except BaseException:
+        log.warning("run %s failed; restoring the Delta table to version %d", run_id, before)
+        if before >= 0:
+            delta.restore_delta(root, before, aws)
+        else:
+            storage.delete_dir(root, aws)
+        raise
+    m = replace(m, status="published", timings_s=timings)
+    manifests.save(m, admin, aws)
+    return RunSummary(m, uri_m, "published", None, report)
 
 
 def _published_before_a_crash(catalog, table: TableConfig, m: Manifest) -> bool:  # noqa: ANN001

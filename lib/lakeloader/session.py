@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 from pyspark.sql import SparkSession
 
 from lakeloader.config import AwsConfig
+from lakeloader.delta import DELTA_SPARK_CONF, delta_jars
 from lakeloader.storage import hadoop_uri
 
 # hadoop-aws and its AWS SDK, for s3a:// off EMR (EMR has EMRFS for s3://). `make jars` puts them here.
@@ -75,8 +76,11 @@ def build_session(
     local = (not is_on_cluster()) if local is None else local
     builder = SparkSession.builder.appName(app_name)
     conf = {**BASE_CONF, **(LOCAL_CONF if local else {}), **(extra or {})}
-    if local and s3a_jars():
-        conf.setdefault("spark.jars", ",".join(s3a_jars()))
+    jars = [*(s3a_jars() if local else []), *delta_jars()]
+    if jars:
+        conf.setdefault("spark.jars", ",".join(jars))
+    if delta_jars():  # a DeltaCatalog without its classes would break the session: only with the jars
+        conf = {**DELTA_SPARK_CONF, **conf}
     for k, v in conf.items():
         builder = builder.config(k, v)
     spark = builder.getOrCreate()

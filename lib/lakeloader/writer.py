@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pyarrow.parquet as pq
 from pyspark.sql import Column, DataFrame, Observation
@@ -56,22 +56,29 @@ def good_rows(df: DataFrame, bad: Optional[Column]) -> DataFrame:
     return df.filter(~bad).drop(CORRUPT, SOURCE_FILE)
 
 
-def write_version(
-    df: DataFrame,
-    bad: Optional[Column],
-    table_root: str,
-    plan: LayoutPlan,
-    version: str,
-    compression: str = "snappy",
-    aws: Optional[AwsConfig] = None,
-    unparsed: Optional[dict[str, Column]] = None,
-) -> WriteResult:
-    """Write the good rows as Parquet under `_v=<version>` and return what was written.
+@dataclass(frozen=True)
+class Observed:
+    """What the write pass counted about its input (filled in once the write's job has run)."""
+
+    rows_read: int
+    bad_rows: int
+    bad_files: tuple[str, ...]
+    partitions: tuple[tuple[str, ...], ...]  # catalog values of every partition with good rows
+    unparsed: dict[str, int]
+
+    @property
+    def rows_written(self) -> int:
+        return self.rows_read - self.bad_rows
+
+
+def observe_input(
+    df: DataFrame, bad: Optional[Column], names: Sequence[str], unparsed: Optional[dict[str, Column]] = None
+) -> tuple[DataFrame, Callable[[], Observed]]:
+    """Attach the counters to the data's single pass; returns the frame and a getter for the result.
 
     `unparsed` maps a partition name to a condition counted during the write (e.g. a non-null
     timestamp string that did not parse), so a silently-null partition value gets reported.
     """
-    names = list(plan.partition_columns)
     key = F.struct(*[F.col(c).cast("string").alias(c) for c in names])
     is_bad = bad if bad is not None else F.lit(False)
     obs = Observation("lakeloader_write")
@@ -84,6 +91,35 @@ def write_version(
         _json(F.collect_set(F.when(is_bad, F.col(SOURCE_FILE) if bad is not None else F.lit(None)))).alias("bad_files"),
         *[F.count(F.when(~is_bad & cond, 1)).alias(f"unparsed_{name}") for name, cond in (unparsed or {}).items()],
     )
+
+    def result() -> Observed:
+        m = obs.get
+        # null and '' land in the same default partition: dedupe after normalising.
+        values = {tuple(catalog_value(row.get(c)) for c in names) for row in json.loads(m["partitions"])}
+        return Observed(
+            rows_read=int(m["rows"]),
+            bad_rows=int(m["bad"]),
+            bad_files=tuple(sorted(f for f in json.loads(m["bad_files"]) if f)),
+            partitions=tuple(sorted(values)),
+            unparsed={n: int(m[f"unparsed_{n}"]) for n in unparsed or {} if m[f"unparsed_{n}"]},
+        )
+
+    return observed, result
+
+
+def write_version(
+    df: DataFrame,
+    bad: Optional[Column],
+    table_root: str,
+    plan: LayoutPlan,
+    version: str,
+    compression: str = "snappy",
+    aws: Optional[AwsConfig] = None,
+    unparsed: Optional[dict[str, Column]] = None,
+) -> WriteResult:
+    """Write the good rows as Parquet under `_v=<version>` and return what was written."""
+    names = list(plan.partition_columns)
+    observed, result = observe_input(df, bad, names, unparsed)
     out = apply_layout(good_rows(observed, bad), plan).withColumn(VERSION_COLUMN, F.lit(version))
     (
         out.write.mode("append")
@@ -92,16 +128,13 @@ def write_version(
         .option("maxRecordsPerFile", plan.max_records_per_file)
         .parquet(spark_uri(df.sparkSession, table_root))
     )
-    metrics = obs.get
-    # null and '' land in the same default partition: dedupe after normalising.
-    values = sorted({tuple(catalog_value(row.get(c)) for c in names) for row in json.loads(metrics["partitions"])})
-    stats = partition_stats(table_root, names, values, version, aws)
+    seen = result()
     return WriteResult(
-        rows_read=int(metrics["rows"]),
-        bad_rows=int(metrics["bad"]),
-        bad_files=tuple(sorted(f for f in json.loads(metrics["bad_files"]) if f)),
-        partitions=tuple(stats),
-        unparsed={n: int(metrics[f"unparsed_{n}"]) for n in unparsed or {} if metrics[f"unparsed_{n}"]},
+        rows_read=seen.rows_read,
+        bad_rows=seen.bad_rows,
+        bad_files=seen.bad_files,
+        partitions=tuple(partition_stats(table_root, names, list(seen.partitions), version, aws)),
+        unparsed=seen.unparsed,
     )
 
 
