@@ -7,13 +7,16 @@ import datetime as dt
 import io
 import json
 import logging
+import uuid
 from decimal import Decimal
 
+import boto3
 import pytest
 
 from conftest import events_table
 from lakeloader.cli import main, render_report, render_rows
 from lakeloader.validate import CheckResult, Report
+from test_query_athena import athena_client, col, real, result, seed  # noqa: F401 (athena_client, real: fixtures)
 
 COLUMNS = ["id", "name", "amount", "day", "ts"]
 ROWS = [
@@ -29,7 +32,11 @@ def restore_logging():
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     ll_level = logging.getLogger("lakeloader").level
+    werkzeug = logging.getLogger("werkzeug")  # the in-process moto server logs every request at INFO
+    wz_level = werkzeug.level
+    werkzeug.setLevel(logging.WARNING)
     yield
+    werkzeug.setLevel(wz_level)
     root.handlers[:] = handlers
     root.setLevel(level)
     logging.getLogger("lakeloader").setLevel(ll_level)
@@ -221,3 +228,191 @@ def test_query_unknown_table(capsys, write_config):
     path = write_config({"events": events_table()})
     assert main(["-q", "query", "--config", path, "SELECT * FROM demo.nope"]) == 2
     assert capsys.readouterr().err == "query error: table demo.nope is not in the catalog\n"
+
+
+def test_render_report_prints_bytes_scanned_when_known():
+    checks = (CheckResult("c", "not_null", "id", "error", 0, "d"),)
+    athena = Report("demo.events", "r1", 5, checks, 2, bytes_scanned=3 * 1024**2 + 1)
+    assert render_report(athena).splitlines()[0] == (
+        "validation of demo.events (5 rows, run r1, 2 queries, 3.0 MiB scanned)"
+    )
+    assert (
+        render_report(Report("demo.events", "r1", 5, checks, 2, bytes_scanned=0))
+        .splitlines()[0]
+        .endswith("2 queries, 0 B scanned)")
+    )
+    assert Report("demo.events", "r1", 5, checks, 2).to_dict()["bytes_scanned"] is None
+
+
+def test_failure_summary_names_kind_column_and_count():
+    report = Report(
+        "demo.events",
+        "r1",
+        9,
+        (
+            CheckResult("unique(id)", "unique", "id", "error", 2, "extra rows sharing a key"),
+            CheckResult("regex(d)", "regex", "d", "warn", 4, "non-NULL values not matching '^a'"),
+            CheckResult("freshness(ts)", "freshness", "ts", "error", 1, "newest ... is 30.0 h old; limit 24 h"),
+        ),
+        2,
+    )
+    assert report.failure_summary() == (
+        "unique(id) 2 failing; freshness(ts) 1 failing (newest ... is 30.0 h old; limit 24 h)"
+    )
+
+
+# --------------------------------------------------------------------------- validate --report, query --output
+
+
+def _bucket(endpoint: str) -> tuple[object, str]:
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    name = f"lakeloader-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return s3, name
+
+
+def _events(tmp_path, checks=None) -> dict:
+    """The events table with two partitions of good rows in the tmp_path catalog."""
+    from lakeloader.catalog.local import LocalCatalog
+    from test_validate_engines import Part, write
+
+    write(tmp_path, LocalCatalog(str(tmp_path / "catalog.sqlite")), [
+        Part(["2026-01-01", "de"], [1, 2], device=["ios", "web"]),
+        Part(["2026-01-02", "fr"], [3], device=["android"]),
+    ])  # fmt: skip
+    return {"events": events_table(**({"checks": checks} if checks is not None else {}))}
+
+
+@pytest.mark.aws
+def test_validate_report_to_s3(capsys, write_config, tmp_path, moto_endpoint):
+    s3, bucket = _bucket(moto_endpoint)
+    aws = {"region": "us-east-1", "endpoint_url": moto_endpoint}
+    path = write_config(_events(tmp_path), aws=aws)
+    uri = f"s3://{bucket}/reports/events/r.json"
+    assert main(["-q", "validate", "--config", path, "--table", "events", "--report", uri]) == 0
+    assert "all checks passed" in capsys.readouterr().out
+    report = json.loads(s3.get_object(Bucket=bucket, Key="reports/events/r.json")["Body"].read())
+    assert (report["passed"], report["rows"], report["queries"], report["bytes_scanned"]) == (True, 3, 1, None)
+    # A failing check: exit 1 naming it, and the report is written all the same.
+    path = write_config(
+        _events(tmp_path, [{"kind": "accepted_values", "column": "device", "values": ["ios"]}]), aws=aws
+    )
+    assert main(["-q", "validate", "--config", path, "--table", "events", "--report", uri]) == 1
+    assert capsys.readouterr().err == "validation failed: demo.events: accepted_values(device) 2 failing\n"
+    report = json.loads(s3.get_object(Bucket=bucket, Key="reports/events/r.json")["Body"].read())
+    assert report["passed"] is False and report["checks"][0]["failing"] == 2
+
+
+def test_validate_report_to_a_local_file(capsys, write_config, tmp_path):
+    path = write_config(_events(tmp_path))
+    out = tmp_path / "report #1.json"  # '#' would be cut off by a URI parser
+    assert main(["-q", "validate", "--config", path, "--table", "events", "--report", str(out)]) == 0
+    assert json.loads(out.read_text())["checks"][0]["name"] == "not_null(event_id)"
+    missing = tmp_path / "no" / "such" / "dir" / "r.json"
+    assert main(["-q", "validate", "--config", path, "--table", "events", "--report", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage error: --report {missing}: cannot write (") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("dest", "message"),
+    [
+        ("gs://b/r.json", "usage error: --report gs://b/r.json: use a local path, file:// or s3://bucket/key"),
+        ("s3://bucket", "usage error: --report s3://bucket: name a file, e.g. s3://bucket/reports/report.json"),
+        ("s3://bucket/reports/", "usage error: --report s3://bucket/reports/: name a file, e.g. s3://bucket/"),
+    ],
+)
+def test_validate_report_destination_is_checked_before_anything_runs(capsys, tmp_path, dest, message):
+    # The config does not even exist: the destination is refused first.
+    assert main(["validate", "--config", str(tmp_path / "none.yaml"), "--table", "t", "--report", dest]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1
+
+
+@pytest.mark.aws
+def test_validate_report_to_a_missing_bucket(capsys, write_config, tmp_path, moto_endpoint):
+    path = write_config(_events(tmp_path), aws={"region": "us-east-1", "endpoint_url": moto_endpoint})
+    uri = f"s3://no-such-bucket-{uuid.uuid4().hex[:8]}/r.json"
+    assert main(["-q", "validate", "--config", path, "--table", "events", "--report", uri]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage error: --report {uri}: cannot write (") and err.count("\n") == 1
+
+
+@pytest.mark.aws
+def test_query_output_to_s3_with_duckdb_is_rendered(capsys, write_config, tmp_path, moto_endpoint):
+    s3, bucket = _bucket(moto_endpoint)
+    path = write_config(_events(tmp_path), aws={"region": "us-east-1", "endpoint_url": moto_endpoint})
+    sql = "SELECT country, count(*) AS n FROM demo.events GROUP BY country ORDER BY country"
+    assert main(["-q", "query", "--config", path, sql, "--output", f"s3://{bucket}/out/q.csv"]) == 0
+    assert s3.get_object(Bucket=bucket, Key="out/q.csv")["Body"].read() == b"country,n\nde,2\nfr,1\n"
+    assert main(["-q", "query", "--config", path, sql, "--output", f"s3://{bucket}/out/q.json"]) == 0
+    body = s3.get_object(Bucket=bucket, Key="out/q.json")["Body"].read()
+    assert json.loads(body) == [{"country": "de", "n": 2}, {"country": "fr", "n": 1}]
+
+
+@pytest.fixture
+def athena_config(write_config, moto_endpoint, request):
+    """A config with engine athena against the moto server, results in a fresh bucket; (config path, s3, bucket)."""
+    request.getfixturevalue("real")  # drains moto's queue of seeded results
+    s3, bucket = _bucket(moto_endpoint)
+    path = write_config(
+        {"events": events_table()},
+        aws={"region": "us-east-1", "endpoint_url": moto_endpoint},
+        query={"engine": "athena", "output_location": f"s3://{bucket}/athena/"},
+    )
+    return path, s3, bucket
+
+
+def _athena_csv(s3, bucket: str) -> bytes:
+    (key,) = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="athena/")["Contents"]]
+    assert key.endswith(".csv")
+    return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+@pytest.mark.aws
+def test_query_output_with_athena_copies_the_result_csv(capsys, athena_config, moto_endpoint, tmp_path):
+    path, s3, bucket = athena_config
+    seed(moto_endpoint, result([col("n", "bigint"), col("s", "varchar")], [["1", None], ["2", 'a "b", c']]))
+    assert (
+        main(["-q", "query", "--config", path, "SELECT n, s FROM demo.t", "--output", f"s3://{bucket}/out/q.csv"]) == 0
+    )
+    written = _athena_csv(s3, bucket)
+    # Byte for byte Athena's file (every value quoted, NULL empty), not lakeloader's rendering of the rows.
+    assert s3.get_object(Bucket=bucket, Key="out/q.csv")["Body"].read() == written
+    assert written.startswith(b'"n","s"\n"1",\n') and written != render_rows(["n", "s"], [(1, None)], "csv").encode()
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.aws
+def test_query_output_with_athena_to_a_local_file_and_as_json(capsys, athena_config, moto_endpoint, tmp_path):
+    path, s3, bucket = athena_config
+    seed(moto_endpoint, result([col("day", "date"), col("n", "bigint")], [["2026-01-02", "7"]]))
+    out = tmp_path / "q.csv"
+    assert main(["-q", "query", "--config", path, "SELECT day, n FROM demo.t", "--output", str(out)]) == 0
+    assert out.read_bytes() == _athena_csv(s3, bucket) == b'"day","n"\n"2026-01-02","7"\n'
+    # JSON is not what Athena writes: the typed rows are rendered.
+    seed(moto_endpoint, result([col("day", "date"), col("n", "bigint")], [["2026-01-02", "7"]]))
+    out = tmp_path / "q.json"
+    assert main(["-q", "query", "--config", path, "SELECT day, n FROM demo.t", "--output", str(out)]) == 0
+    assert json.loads(out.read_text()) == [{"day": "2026-01-02", "n": 7}]
+
+
+@pytest.mark.aws
+def test_query_output_with_athena_copy_errors_are_one_line(capsys, athena_config, moto_endpoint, tmp_path):
+    path, _, _ = athena_config
+    seed(moto_endpoint, result([col("n", "bigint")], [["1"]]))
+    missing = tmp_path / "no" / "dir" / "q.csv"
+    assert main(["-q", "query", "--config", path, "SELECT 1", "--output", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage error: --output {missing}: cannot copy s3://") and err.count("\n") == 1
+
+
+@pytest.mark.aws
+@pytest.mark.usefixtures("real")
+def test_query_output_with_athena_without_a_result_location_renders(capsys, write_config, moto_endpoint, tmp_path):
+    aws = {"region": "us-east-1", "endpoint_url": moto_endpoint}
+    path = write_config({"events": events_table()}, aws=aws, query={"engine": "athena"})
+    seed(moto_endpoint, result([col("n", "bigint")], [["1"]]))
+    out = tmp_path / "q.csv"
+    assert main(["-q", "query", "--config", path, "SELECT 1 AS n", "--output", str(out)]) == 0
+    assert out.read_text() == "n\n1\n"

@@ -9,6 +9,7 @@ import decimal
 import io
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -83,7 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(v)
     v.add_argument("--run-id", metavar="ID", help="reconcile against this run (default: latest published)")
-    v.add_argument("--report", metavar="PATH", help="also write the report as JSON to PATH")
+    v.add_argument(
+        "--report", metavar="PATH", help="also write the report as JSON to PATH (a local path or s3://bucket/key)"
+    )
 
     q = sub.add_parser(
         "query",
@@ -94,7 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(q, table=False)
     q.add_argument("sql", help='e.g. "SELECT dt, count(*) FROM demo.events GROUP BY dt"')
     q.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format (default table)")
-    q.add_argument("--output", metavar="PATH", help="write to PATH instead (CSV with header; JSON if it ends in .json)")
+    q.add_argument(
+        "--output",
+        metavar="PATH",
+        help="write to PATH (local or s3://) instead: CSV with header, JSON if it ends in .json; "
+        "with engine athena the CSV Athena wrote is copied as it is",
+    )
 
     h = sub.add_parser(
         "history",
@@ -242,6 +250,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from lakeloader.query import open_engine
     from lakeloader.validate import validate
 
+    if args.report:
+        _check_destination(args.report, "--report")  # before the queries, not after them
     config = _load(args)
     table = config.table(args.table)
     admin = config.admin_location(table)
@@ -260,8 +270,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     report = validate(open_engine(config, catalog), catalog, table, m, prev)
     print(render_report(report))
     if args.report:
-        with open(args.report, "w", encoding="utf-8") as f:
-            json.dump(report.to_dict(), f, indent=2)
+        _write_text(args.report, json.dumps(report.to_dict(), indent=2) + "\n", config, "--report")
+        log.info("wrote the validation report to %s", args.report)
     if report.failed:
         raise ChecksFailed(f"{report.table}: {report.failure_summary()}")
     return 0
@@ -273,7 +283,11 @@ def render_report(report: Any) -> str:  # noqa: ANN401
     for r in report.results:
         verdict = "PASS" if r.passed else ("WARN" if r.severity == "warn" else "FAIL")
         rows.append((r.name, r.severity, str(r.failing), verdict, r.detail))
-    head = f"validation of {report.table} ({report.rows} rows, run {report.run_id or '-'}, {report.queries} queries)"
+    scanned = getattr(report, "bytes_scanned", None)
+    cost = f", {_bytes(scanned)} scanned" if scanned is not None else ""
+    head = (
+        f"validation of {report.table} ({report.rows} rows, run {report.run_id or '-'}, {report.queries} queries{cost})"
+    )
     verdict = "all checks passed" if not report.failed else f"{len(report.failed)} check(s) failed"
     if report.warnings:
         verdict += f", {len(report.warnings)} warning(s)"
@@ -285,19 +299,99 @@ def cmd_query(args: argparse.Namespace) -> int:
     from lakeloader.catalog import open_catalog
     from lakeloader.query import open_engine
 
+    if args.output:
+        _check_destination(args.output, "--output")
     config = _load(args)
-    result = open_engine(config, open_catalog(config)).query(args.sql)
+    engine = open_engine(config, open_catalog(config))
     fmt = args.format
     if args.output:
         fmt = "json" if args.output.endswith(".json") else "csv"
+    result = None
+    if args.output and fmt == "csv" and config.query.engine == "athena":
+        from lakeloader.query.athena import AthenaEngine
+
+        if isinstance(engine, AthenaEngine):
+            # Athena already wrote the result as CSV: copy that file rather than page every row through
+            # GetQueryResults (1,000 rows a call) to write it again.
+            execution = engine.execute(args.sql)
+            if execution.output_location:
+                _copy_file(execution.output_location, args.output, config)
+                log.info("copied Athena's result %s to %s", execution.output_location, args.output)
+                return 0
+            result = engine.fetch(execution.query_id)  # no result location reported: render it ourselves
+    if result is None:
+        result = engine.query(args.sql)
     text = render_rows(result.columns, result.rows, fmt)
     if args.output:
-        with open(args.output, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        _write_text(args.output, text, config, "--output")
         log.info("wrote %d rows to %s", len(result.rows), args.output)
     else:
         sys.stdout.write(text)
     return 0
+
+
+_WRITABLE_SCHEMES = ("s3", "s3a", "file")
+
+
+def _check_destination(path: str, flag: str) -> None:
+    """UsageError for an output file lakeloader cannot write: an unknown URI scheme, or no file name."""
+    scheme = path.split("://", 1)[0].lower() if "://" in path else ""
+    if scheme and scheme not in _WRITABLE_SCHEMES:
+        raise UsageError(f"{flag} {path}: use a local path, file:// or s3://bucket/key")
+    if path.endswith("/") or (scheme in ("s3", "s3a") and len(path.split("/", 3)) < 4):
+        raise UsageError(f"{flag} {path}: name a file, e.g. s3://bucket/reports/report.json")
+
+
+def _write_text(path: str, text: str, config: Config, flag: str) -> None:
+    """Write an output file: a local path as given, a URI (s3://, file://) through lakeloader.storage."""
+    from lakeloader import storage
+
+    try:
+        if "://" in path:
+            storage.write_text(path, text, config.aws)
+        else:  # plain open: a local name may hold '#' or '?', which a URI parser would cut off
+            with open(path, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+    except OSError as e:
+        raise UsageError(f"{flag} {path}: cannot write ({_one_line(e)})") from None
+
+
+def _copy_file(src: str, dst: str, config: Config) -> None:
+    """Copy a result file from S3 to a local path or an S3 URI: server-side within S3, else streamed."""
+    from pyarrow import fs as pafs
+
+    from lakeloader import storage
+    from lakeloader.errors import QueryError
+
+    src_fs, src_path = storage.to_filesystem(src, config.aws)
+    if "://" in dst:
+        dst_fs, dst_path = storage.to_filesystem(dst, config.aws)
+    else:
+        dst_fs, dst_path = pafs.LocalFileSystem(), os.path.abspath(dst)
+    info = src_fs.get_file_info(src_path)
+    if info.type != pafs.FileType.File:
+        raise QueryError(
+            f"Athena's result file {src} is missing; check the workgroup's result location and its lifecycle"
+        )
+    try:
+        if (
+            isinstance(src_fs, pafs.S3FileSystem)
+            and isinstance(dst_fs, pafs.S3FileSystem)
+            and info.size < _COPY_OBJECT_MAX
+        ):
+            src_fs.copy_file(src_path, dst_path)  # CopyObject: the bytes never leave S3
+        else:
+            pafs.copy_files(src_path, dst_path, source_filesystem=src_fs, destination_filesystem=dst_fs)
+    except OSError as e:
+        raise UsageError(f"--output {dst}: cannot copy {src} there ({_one_line(e)})") from None
+
+
+_COPY_OBJECT_MAX = 5 * 1024**3  # S3 CopyObject takes objects up to 5 GiB; larger ones are streamed
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    return text or type(e).__name__
 
 
 def render_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:

@@ -93,13 +93,15 @@ class PartitionRule:
 
 @dataclass(frozen=True)
 class CheckConfig:
-    kind: Literal["not_null", "unique", "accepted_values", "range", "row_count_change"]
+    kind: Literal["not_null", "unique", "accepted_values", "range", "regex", "freshness", "row_count_change"]
     column: Optional[str] = None
     columns: Optional[list[str]] = None
     values: Optional[list[Any]] = None
     min: Optional[float] = None
     max: Optional[float] = None
     max_pct: Optional[float] = None
+    pattern: Optional[str] = None  # regex: a Java/RE2-style regular expression, found anywhere in the value
+    max_age_hours: Optional[float] = None  # freshness: max(column) may be at most this old (UTC)
     severity: Literal["error", "warn"] = "error"
 
     @property
@@ -285,6 +287,8 @@ def _validate_check(c: CheckConfig, where: str, err: Any) -> None:
         "not_null": ("column",),
         "accepted_values": ("column", "values"),
         "range": ("column",),
+        "regex": ("column", "pattern"),
+        "freshness": ("column", "max_age_hours"),
         "row_count_change": ("max_pct",),
     }
     if c.kind == "unique":
@@ -298,6 +302,18 @@ def _validate_check(c: CheckConfig, where: str, err: Any) -> None:
         raise err(where, "accepted_values needs a non-empty 'values' list")
     if c.kind == "range" and c.min is None and c.max is None:
         raise err(where, "range needs 'min', 'max' or both")
+    if c.kind == "regex":
+        if not c.pattern:
+            raise err(f"{where}.pattern", "regex needs a non-empty pattern")
+        try:
+            # Python's syntax is close to Athena's (Java) and DuckDB's (RE2): this catches unbalanced
+            # brackets and dangling quantifiers; what only one engine knows is left to the engine.
+            re.compile(c.pattern)
+        except re.error as e:
+            if not str(e).startswith("bad escape"):  # \p{L}, \Q..\E, \z are Java and RE2, not Python
+                raise err(f"{where}.pattern", f"{c.pattern!r} is not a valid regular expression ({e})") from None
+    if c.kind == "freshness" and not (c.max_age_hours or 0) > 0:
+        raise err(f"{where}.max_age_hours", f"must be a positive number of hours, got {c.max_age_hours:g}")
 
 
 # Which optional keys each projection type takes (Athena's `projection.<key>.*` properties).

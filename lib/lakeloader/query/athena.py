@@ -113,6 +113,23 @@ class AthenaEngine(QueryEngine):
 
     def query(self, sql: str, parameters: Sequence[Any] = ()) -> QueryResult:
         """Run one statement and return its typed rows; QueryError (one line) when Athena refuses or fails it."""
+        info = self.execute(sql, parameters)
+        result = self._results(info.query_id)
+        log.info(
+            "athena query %s: %d rows, %d bytes scanned, %d ms in engine",
+            info.query_id,
+            len(result.rows),
+            info.data_scanned_bytes,
+            info.engine_execution_ms,
+        )
+        return result
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> AthenaExecution:
+        """Run one statement to completion without reading its rows back (they stay in Athena's result CSV).
+
+        For callers that want the result file itself (`lakeloader query --output`): paging a large result
+        through GetQueryResults, 1,000 rows a call, is slower than copying the CSV.
+        """
         request: dict[str, Any] = {
             "QueryString": sql,
             "WorkGroup": self.config.workgroup,
@@ -141,15 +158,11 @@ class AthenaEngine(QueryEngine):
             raise
         if info.state != "SUCCEEDED":
             raise QueryError(_failure_message(info))
-        result = self._results(query_id)
-        log.info(
-            "athena query %s: %d rows, %d bytes scanned, %d ms in engine",
-            query_id,
-            len(result.rows),
-            info.data_scanned_bytes,
-            info.engine_execution_ms,
-        )
-        return result
+        return info
+
+    def fetch(self, query_id: str) -> QueryResult:
+        """The typed rows of a query that succeeded (see execute)."""
+        return self._results(query_id)
 
     # ------------------------------------------------------------------ steps
 
