@@ -25,7 +25,13 @@ export PIP_CACHE_DIR := $(CACHE)/pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export LAKELOADER_JARS_DIR := $(JARS_DIR)
 
-.PHONY: help install jars demo test test-fast lint bench clean
+# deploy-step: CLUSTER_ID=j-... submits to that cluster; without it a cluster is created from the emr: section.
+CLUSTER_ID ?=
+DRY_RUN    ?=
+WAIT       ?= 1
+RUN_DATE   ?=
+
+.PHONY: help install jars demo test test-fast lint bench deploy-step clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -65,6 +71,12 @@ test-fast: install ## only the tests that need neither Spark nor a server (secon
 bench: install jars ## benchmarks (write: plain vs repartition vs lakeloader; Glue registration); appends to bench/RESULTS.md
 	$(BIN)/python bench/write_bench.py --rows $(BENCH_ROWS)
 	$(BIN)/python bench/glue_register.py --partitions 10000 --latency-ms 100
+
+deploy-step: install ## build, upload and run TABLE on EMR (ENV=dev|prod [CLUSTER_ID=j-...] [DRY_RUN=1] [WAIT=0] [RUN_DATE=YYYY-MM-DD])
+	$(BIN)/lakeloader deploy-step --config conf/$(ENV).yaml --table $(TABLE) \
+	  $(if $(CLUSTER_ID),--cluster-id $(CLUSTER_ID),--create-cluster) \
+	  $(if $(filter 1,$(DRY_RUN)),--dry-run,$(if $(filter 1,$(WAIT)),--wait)) \
+	  $(if $(RUN_DATE),--run-date $(RUN_DATE))
 
 lint: install ## ruff over the code and tests
 	$(BIN)/ruff check lib jobs tests bench setup.py

@@ -17,6 +17,7 @@ from typing import Any, Optional
 
 from lakeloader import __version__
 from lakeloader.config import Config, load_config
+from lakeloader.deploy import add_deploy_parser, cmd_deploy_step
 from lakeloader.errors import ChecksFailed, LakeloaderError, UsageError
 
 log = logging.getLogger("lakeloader")
@@ -128,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--files", type=int, default=4, help="number of CSV files (default 4)")
     s.add_argument("--bad-rows", type=int, default=20, help="malformed rows to mix in (default 20)")
     s.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    add_deploy_parser(sub)
     return p
 
 
@@ -461,6 +463,7 @@ COMMANDS = {
     "history": cmd_history,
     "rollback": cmd_rollback,
     "sample": cmd_sample,
+    "deploy-step": cmd_deploy_step,
 }
 
 

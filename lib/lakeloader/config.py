@@ -147,6 +147,69 @@ class TableConfig:
 
 
 @dataclass(frozen=True)
+class InstanceGroupConfig:
+    """One instance group of a cluster `--create-cluster` starts (`emr.instance_groups[]`)."""
+
+    role: Literal["MASTER", "CORE", "TASK"]
+    instance_type: str
+    count: int = 1
+    market: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
+    ebs_gb: int = 0
+    name: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class InstanceFleetConfig:
+    """One instance fleet (`emr.instance_fleets[]`), the alternative to instance groups."""
+
+    role: Literal["MASTER", "CORE", "TASK"]
+    instance_types: list[str]
+    on_demand: int = 0
+    spot: int = 0
+    ebs_gb: int = 0
+    name: Optional[str] = None
+
+
+# Used when neither `instance_groups` nor `instance_fleets` is given: memory-optimised core nodes,
+# since the layout's repartition shuffles the whole input once.
+DEFAULT_INSTANCE_GROUPS = (
+    InstanceGroupConfig(role="MASTER", instance_type="m5.xlarge", count=1),
+    InstanceGroupConfig(role="CORE", instance_type="r5.2xlarge", count=2, ebs_gb=256),
+)
+
+
+@dataclass(frozen=True)
+class EmrConfig:
+    """Where the code goes and how a step runs on EMR: the `emr:` section of conf/<env>.yaml."""
+
+    code_location: Optional[str] = None
+    log_uri: Optional[str] = None
+    release_label: str = "emr-7.10.0"
+    cluster_name: str = "lakeloader"
+    service_role: str = "EMR_DefaultRole"
+    instance_profile: str = "EMR_EC2_DefaultRole"
+    instance_groups: list[InstanceGroupConfig] = field(default_factory=list)
+    instance_fleets: list[InstanceFleetConfig] = field(default_factory=list)
+    subnet_ids: list[str] = field(default_factory=list)
+    key_name: Optional[str] = None
+    idle_timeout_s: int = 3600
+    python: str = "python3"
+    spark_conf: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    step_timeout_s: float = 21600.0
+    poll_s: float = 10.0
+    poll_max_s: float = 60.0
+    log_wait_s: float = 300.0
+
+    @property
+    def groups(self) -> list[InstanceGroupConfig]:
+        """The instance groups to start (the defaults unless fleets or groups are configured)."""
+        if self.instance_groups or self.instance_fleets:
+            return list(self.instance_groups)
+        return list(DEFAULT_INSTANCE_GROUPS)
+
+
+@dataclass(frozen=True)
 class Config:
     source_file: str
     warehouse: str
@@ -155,6 +218,7 @@ class Config:
     query: QueryConfig = field(default_factory=QueryConfig)
     aws: AwsConfig = field(default_factory=AwsConfig)
     lock: LockConfig = field(default_factory=LockConfig)
+    emr: EmrConfig = field(default_factory=EmrConfig)
     spark: dict[str, str] = field(default_factory=dict)
 
     def table(self, name: str) -> TableConfig:

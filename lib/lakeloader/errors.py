@@ -65,3 +65,14 @@ class ChecksFailed(LakeloaderError):
 
     exit_code = 1
     kind = "validation failed"
+
+
+class DeployError(LakeloaderError):
+    """Packaging, uploading or running an EMR step failed (EMR/S3 refused a call, the step failed or timed out)."""
+
+    kind = "deploy error"
+
+    def __init__(self, message: str, detail: list[str] | tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        # Lines worth showing above the one-line message, e.g. the tail of the step's stderr.
+        self.detail = list(detail)
