@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from lakeloader.catalog.local import LocalCatalog
 from lakeloader.sample import SCHEMA_DDL
 
 # Spark and boto3 must never reach a real AWS account from tests.
@@ -103,3 +104,23 @@ def expected_from_csv(folder: Path) -> dict[tuple[str, str | None], tuple[int, D
                 acc[0] += 1
                 acc[1] += amount or 0
     return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+class SpyCatalog(LocalCatalog):
+    """A LocalCatalog that records which writes it was asked for."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.calls: list[str] = []
+
+    def create_table(self, database: str, table_input: dict[str, Any]) -> None:
+        self.calls.append("create_table")
+        super().create_table(database, table_input)
+
+    def update_table(self, database: str, table_input: dict[str, Any]) -> None:
+        self.calls.append("update_table")
+        super().update_table(database, table_input)
+
+    def put_partitions(self, database: str, table: str, partitions: Any) -> None:
+        self.calls.append("put_partitions")
+        super().put_partitions(database, table, partitions)

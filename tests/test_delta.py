@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from conftest import events_table
+from conftest import SpyCatalog, events_table
 from lakeloader import delta
 from lakeloader.catalog.local import LocalCatalog
 from lakeloader.catalog.tables import delta_table_input, is_delta_table, table_input
@@ -245,20 +245,6 @@ def test_ensure_delta_table_creates_without_partitions(catalog, root):
     expected["Parameters"]["lakeloader.run_id"] = "r1"
     assert got == expected
     assert catalog.get_partitions("demo", "events") == []
-
-
-class SpyCatalog(LocalCatalog):
-    def __init__(self, path: str) -> None:
-        super().__init__(path)
-        self.calls: list[str] = []
-
-    def create_table(self, database: str, table_input: dict[str, Any]) -> None:
-        self.calls.append("create_table")
-        super().create_table(database, table_input)
-
-    def update_table(self, database: str, table_input: dict[str, Any]) -> None:
-        self.calls.append("update_table")
-        super().update_table(database, table_input)
 
 
 def test_ensure_delta_table_evolves_and_keeps_foreign_parameters(tmp_path):

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from conftest import events_table
-from lakeloader.catalog.local import LocalCatalog
+from conftest import SpyCatalog, events_table
 from lakeloader.catalog.tables import projection_parameters, table_input
 from lakeloader.config import ProjectionConfig, TableConfig, load_config, parse_config
 from lakeloader.errors import ConfigError
@@ -330,24 +329,6 @@ def test_no_projection_no_parameters():
 
 
 # --------------------------------------------------------------------------- registration
-
-
-class SpyCatalog(LocalCatalog):
-    def __init__(self, path: str) -> None:
-        super().__init__(path)
-        self.calls: list[str] = []
-
-    def create_table(self, database: str, table_input: dict[str, Any]) -> None:
-        self.calls.append("create_table")
-        super().create_table(database, table_input)
-
-    def update_table(self, database: str, table_input: dict[str, Any]) -> None:
-        self.calls.append("update_table")
-        super().update_table(database, table_input)
-
-    def put_partitions(self, database, table, partitions):  # noqa: ANN001
-        self.calls.append("put_partitions")
-        super().put_partitions(database, table, partitions)
 
 
 @pytest.fixture

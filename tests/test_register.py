@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from conftest import events_table
+from conftest import SpyCatalog, events_table
 from lakeloader.catalog.local import LocalCatalog
 from lakeloader.catalog.tables import partition_input, table_input
 from lakeloader.config import TableConfig, parse_config
@@ -23,20 +23,6 @@ ROOT = "file:///wh/demo/events"
 def table_config(**overrides: Any) -> TableConfig:
     cfg = parse_config({"warehouse": "/wh", "tables": {"events": events_table(**overrides)}}, "test.yaml")
     return cfg.tables["events"]
-
-
-class SpyCatalog(LocalCatalog):
-    def __init__(self, path: str) -> None:
-        super().__init__(path)
-        self.calls: list[str] = []
-
-    def create_table(self, database: str, table_input: dict[str, Any]) -> None:
-        self.calls.append("create_table")
-        super().create_table(database, table_input)
-
-    def update_table(self, database: str, table_input: dict[str, Any]) -> None:
-        self.calls.append("update_table")
-        super().update_table(database, table_input)
 
 
 @pytest.fixture
