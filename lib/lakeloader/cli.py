@@ -123,6 +123,18 @@ def build_parser() -> argparse.ArgumentParser:
     _common(b)
     b.add_argument("--to", required=True, metavar="RUN_ID", help="a published run (see `lakeloader history`)")
 
+    pl = sub.add_parser(
+        "plan",
+        help="estimate tasks, files, Glue calls, validation cost and cluster size for a run",
+        description="Before running: the same layout rules `run` uses, applied to an input size, "
+        "with the assumptions printed (docs/scale.md walks through 1 PB).",
+    )
+    _common(pl)
+    pl.add_argument("--input-bytes", required=True, metavar="SIZE", help="e.g. 1PB, 500GiB, 1000000")
+    pl.add_argument("--partitions", type=int, default=1000, help="partitions the run writes (default 1000)")
+    pl.add_argument("--target-hours", type=float, default=2.0, help="wall time to size the cluster for (default 2)")
+    pl.add_argument("--json", action="store_true", help="machine-readable output")
+
     s = sub.add_parser("sample", help="generate a sample CSV input (events with skew, nulls, hostile values)")
     s.add_argument("--out", required=True, metavar="DIR", help="directory for part-*.csv files")
     s.add_argument("--rows", type=int, default=200_000, help="good rows (default 200000)")
@@ -410,6 +422,38 @@ def render_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str)
     return _table(cells) + f"\n({len(rows)} rows)\n"
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    """`lakeloader plan`."""
+    from dataclasses import asdict
+
+    from lakeloader.plan import Assumptions, make_plan, parse_size
+
+    config = _load(args)
+    table = config.table(args.table)
+    a = Assumptions()
+    plan = make_plan(config, table, parse_size(args.input_bytes), args.partitions, args.target_hours, a)
+    if args.json:
+        print(json.dumps({"plan": plan.to_dict(), "assumptions": asdict(a)}, indent=2))
+        return 0
+    rows = [
+        ("input", f"{_bytes(plan.input_bytes)} in {plan.input_splits:,} splits of {_bytes(a.split_bytes)}"),
+        ("output", f"{_bytes(plan.output_bytes)} Parquet (x{a.parquet_ratio} of input)"),
+        ("files", f"{plan.files:,} ({plan.files_per_partition} per partition x {plan.partitions:,}), "
+                  f"~{_bytes(plan.file_bytes)} each"),
+        ("shuffle", f"{_bytes(plan.shuffle_bytes)} in ~{plan.write_tasks:,} write tasks"),
+        ("glue", f"{plan.glue_calls:,} BatchCreatePartition calls, ~{plan.glue_seconds:.1f} s at "
+                 f"{a.glue_latency_ms:g} ms/call, {config.catalog.max_in_flight} in flight"),
+        ("validation", f"{plan.validation_queries} queries, ~{_bytes(plan.validation_bytes_scanned)} scanned, "
+                       f"~${plan.validation_usd:,.2f} at ${a.athena_usd_per_tb:g}/TB"),
+        ("compute", f"{plan.core_hours:,.0f} core-hours at {a.mb_per_core_s:g} MB/core/s"),
+        ("cluster", f"{plan.nodes:,} x {a.vcpus_per_node}-vCPU core nodes for {plan.target_hours:g} h, "
+                    f"~${plan.cluster_usd:,.0f} at ${a.node_usd_per_hour}/node-hour"),
+    ]  # fmt: skip
+    print(f"plan for {table.database}.{table.name} (assumptions: lakeloader.plan.Assumptions, docs/scale.md)")
+    print(_table([("", ""), *rows]).split("\n", 2)[2])
+    return 0
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     """`lakeloader sample`."""
     from lakeloader.sample import generate
@@ -462,6 +506,7 @@ COMMANDS = {
     "query": cmd_query,
     "history": cmd_history,
     "rollback": cmd_rollback,
+    "plan": cmd_plan,
     "sample": cmd_sample,
     "deploy-step": cmd_deploy_step,
 }
