@@ -398,7 +398,7 @@ def test_publish_registers_no_partitions_with_projection(catalog, mode):
     ensure_table(catalog, t, COLS, KEYS, ROOT)
     parts = [PartitionStats(["2026-01-01", "US"], f"{ROOT}/dt=2026-01-01/country=US/_v=r1", 1, 10, 100)]
     pub = publish_partitions(catalog, replace(t, mode=mode), COLS, parts, "r1")
-    assert pub == Published(created=0, replaced=0, removed=0, superseded_locations=())
+    assert pub == Published(created=0, replaced=0, removed=0)
     assert catalog.get_partitions("demo", "events") == []
     assert "put_partitions" not in catalog.calls
 
@@ -419,5 +419,5 @@ def test_glue_table_carries_projection_parameters(moto_endpoint):
     expected = projection_parameters(t, ROOT)
     params = glue.get_table(db, "events")["Parameters"]
     assert {k: params.get(k) for k in expected} == expected
-    assert publish_partitions(glue, t, COLS, [], "r1") == Published(0, 0, 0, ())
+    assert publish_partitions(glue, t, COLS, [], "r1") == Published(0, 0, 0)
     assert glue.get_partitions(db, "events") == []

@@ -173,20 +173,19 @@ def test_publish_creates(registered):
     t = table_config()
     parts = [stats("2026-01-01", "a", "r1"), stats("2026-01-01", "b", "r1")]
     pub = publish_partitions(registered, t, COLS, parts, "r1")
-    assert pub == Published(created=2, replaced=0, removed=0, superseded_locations=())
+    assert pub == Published(created=2, replaced=0, removed=0)
     assert locations(registered) == {tuple(p.values): p.location for p in parts}
     got = registered.get_partitions("demo", "events")[0]
     assert got == partition_input(["2026-01-01", "a"], parts[0].location, COLS, {"lakeloader.run_id": "r1"})
 
 
-def test_publish_replaces_and_reports_superseded(registered):
+def test_publish_replaces_touched_partitions_only(registered):
     t = table_config()
     publish_partitions(registered, t, COLS, [stats("2026-01-01", "a", "r1"), stats("2026-01-01", "b", "r1")], "r1")
     pub = publish_partitions(
         registered, t, COLS, [stats("2026-01-01", "a", "r2"), stats("2026-01-02", "a", "r2")], "r2"
     )
     assert (pub.created, pub.replaced, pub.removed) == (1, 1, 0)
-    assert pub.superseded_locations == (f"{ROOT}/dt=2026-01-01/country=a/_v=r1",)
     assert locations(registered) == {
         ("2026-01-01", "a"): f"{ROOT}/dt=2026-01-01/country=a/_v=r2",
         ("2026-01-01", "b"): f"{ROOT}/dt=2026-01-01/country=b/_v=r1",  # not touched
@@ -194,12 +193,12 @@ def test_publish_replaces_and_reports_superseded(registered):
     }
 
 
-def test_publish_same_run_again_supersedes_nothing(registered):
+def test_publish_same_run_again_replaces_in_place(registered):
     t = table_config()
     parts = [stats("2026-01-01", "a", "r1")]
     publish_partitions(registered, t, COLS, parts, "r1")
     pub = publish_partitions(registered, t, COLS, parts, "r1")
-    assert pub == Published(created=0, replaced=1, removed=0, superseded_locations=())
+    assert pub == Published(created=0, replaced=1, removed=0)
 
 
 def test_publish_overwrite_removes_partitions_not_written(registered):
@@ -214,13 +213,6 @@ def test_publish_overwrite_removes_partitions_not_written(registered):
         "r2",
     )
     assert (pub.created, pub.replaced, pub.removed) == (1, 1, 2)
-    assert sorted(pub.superseded_locations) == sorted(
-        [
-            f"{ROOT}/dt=2026-01-01/country=a/_v=r1",
-            f"{ROOT}/dt=2026-01-01/country=b/_v=r1",
-            f"{ROOT}/dt=2026-01-02/country=c/_v=r1",
-        ]
-    )
     assert locations(registered) == {
         ("2026-01-01", "a"): f"{ROOT}/dt=2026-01-01/country=a/_v=r2",
         ("2026-01-03", "d"): f"{ROOT}/dt=2026-01-03/country=d/_v=r2",
@@ -232,7 +224,7 @@ def test_publish_other_modes_keep_partitions_not_written(registered, mode):
     t = table_config()
     publish_partitions(registered, t, COLS, [stats("2026-01-01", "a", "r1"), stats("2026-01-01", "b", "r1")], "r1")
     pub = publish_partitions(registered, replace(t, mode=mode), COLS, [stats("2026-01-02", "a", "r2")], "r2")
-    assert pub == Published(created=1, replaced=0, removed=0, superseded_locations=())
+    assert pub == Published(created=1, replaced=0, removed=0)
     assert len(locations(registered)) == 3
 
 

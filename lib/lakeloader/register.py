@@ -33,7 +33,6 @@ class Published:
     created: int
     replaced: int
     removed: int
-    superseded_locations: tuple[str, ...]
 
 
 def evolve_columns(old: Sequence[Column], new: Sequence[Column], policy: str, table: str) -> list[Column]:
@@ -119,15 +118,13 @@ def publish_partitions(
     properties and ignores registered ones.
     """
     if table.partition_projection:
-        return Published(created=0, replaced=0, removed=0, superseded_locations=())
+        return Published(created=0, replaced=0, removed=0)
     existing = {tuple(p["Values"]): p for p in catalog.get_partitions(table.database, table.name)}
     inputs: list[dict[str, Any]] = [
         partition_input(p.values, p.location, columns, {"lakeloader.run_id": run_id}) for p in partitions
     ]
     written = {tuple(p.values) for p in partitions}
-    superseded = [existing[v]["StorageDescriptor"]["Location"] for v in written if v in existing]
     removed = [list(v) for v in existing if v not in written] if table.mode == "overwrite" else []
-    superseded += [existing[tuple(v)]["StorageDescriptor"]["Location"] for v in removed]
     try:
         catalog.put_partitions(table.database, table.name, inputs)
         if removed:
@@ -141,7 +138,6 @@ def publish_partitions(
         created=len(written) - replaced,
         replaced=replaced,
         removed=len(removed),
-        superseded_locations=tuple(sorted(loc for loc in superseded if loc not in {p.location for p in partitions})),
     )
 
 
