@@ -3,7 +3,6 @@ the wait loop through the states moto reports, failures as one line; plus the IA
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import fnmatch
 import gzip
@@ -26,9 +25,9 @@ from botocore.exceptions import ClientError
 
 from conftest import events_table
 from lakeloader import deploy
+from lakeloader.cli import build_parser
 from lakeloader.deploy import (
     Clients,
-    add_deploy_parser,
     build_code,
     cmd_deploy_step,
     deploy_step,
@@ -147,9 +146,7 @@ def set_state(cluster_id: str, index: int, state: str) -> None:
 
 
 def run_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="lakeloader")
-    add_deploy_parser(parser.add_subparsers(dest="command", required=True))
-    return cmd_deploy_step(parser.parse_args(list(argv)))
+    return cmd_deploy_step(build_parser().parse_args(list(argv)))  # the real CLI's parser
 
 
 def start_cluster(emr: Any, tags: bool = True) -> str:

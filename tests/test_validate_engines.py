@@ -27,12 +27,13 @@ from lakeloader.catalog.local import LocalCatalog
 from lakeloader.catalog.tables import partition_input, table_input
 from lakeloader.config import AwsConfig, QueryConfig, TableConfig, parse_config
 from lakeloader.errors import ConfigError
-from lakeloader.manifest import Manifest, PartitionStats
+from lakeloader.manifest import PartitionStats
 from lakeloader.partitioning import HIVE_DEFAULT_PARTITION, partition_path
 from lakeloader.query.athena import AthenaEngine
 from lakeloader.query.duckdb import DuckDBEngine
 from lakeloader.validate import check_expressions, validate
 from test_query_athena import REGION, FaultyClient, athena_client, athena_paging, col, real, result, seed  # noqa: F401
+from test_validate import make_manifest as manifest
 
 COLS = [
     {"Name": "event_id", "Type": "bigint"},
@@ -96,29 +97,6 @@ def write(
         stats.append(PartitionStats(list(p.values), location, 1, len(p.event_id), 100))
     catalog.put_partitions("demo", "events", inputs)
     return stats
-
-
-def manifest(parts: Sequence[PartitionStats], run_id: str = "r1", rows: Optional[int] = None) -> Manifest:
-    n = sum(p.rows for p in parts) if rows is None else rows
-    return Manifest(
-        run_id=run_id,
-        database="demo",
-        table="events",
-        mode="overwrite_partitions",
-        run_date="2026-01-03",
-        status="published",
-        table_location="file:///wh/demo/events",
-        partition_keys=["dt", "country"],
-        schema=COLS,
-        partitions=list(parts),
-        input_uri="file:///in",
-        input_files=1,
-        input_bytes=1,
-        rows_read=n,
-        rows_written=n,
-        bad_rows=0,
-        quarantine_location=None,
-    )
 
 
 def table_config(checks: Sequence[dict[str, Any]]) -> TableConfig:
@@ -475,7 +453,7 @@ def test_same_report_on_duckdb_and_athena_and_same_query_count_for_10_and_1000_p
         parts = suite_data(n)
         stats = write(tmp_path / f"{n}", cat, parts, "r2")
         table = table_config(SUITE)
-        m, prev = manifest(stats, "r2"), manifest(stats, "r1", rows=int(2 * n * 0.6))
+        m, prev = manifest(stats, "r2"), manifest(stats, "r1", rows_written=int(2 * n * 0.6))
 
         duck = Recording(cat)
         on_duckdb = validate(duck, cat, table, m, prev, clock=clock)

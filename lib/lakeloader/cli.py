@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--files", type=int, default=4, help="number of CSV files (default 4)")
     s.add_argument("--bad-rows", type=int, default=20, help="malformed rows to mix in (default 20)")
     s.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
-    add_deploy_parser(sub)
+    add_deploy_parser(sub, _date)
     return p
 
 

@@ -826,15 +826,8 @@ def _cluster_note(emr_client: Any, cluster_id: str) -> Optional[str]:
 # --------------------------------------------------------------------------- command line
 
 
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date as YYYY-MM-DD") from None
-
-
-def add_deploy_parser(subparsers: Any) -> None:
-    """Define the `deploy-step` subcommand on the CLI's subparsers."""
+def add_deploy_parser(subparsers: Any, date_type: Callable[[str], dt.date]) -> None:
+    """Define the `deploy-step` subcommand on the CLI's subparsers; `date_type` parses --run-date."""
     p = subparsers.add_parser(
         "deploy-step",
         help="package the job, upload it and submit it as an EMR step (optionally on a new cluster)",
@@ -849,7 +842,7 @@ def add_deploy_parser(subparsers: Any) -> None:
     where.add_argument("--create-cluster", action="store_true", help="start a cluster from the emr: section")
     p.add_argument("--wait", action="store_true", help="follow the step to its end; exit non-zero unless COMPLETED")
     p.add_argument("--dry-run", action="store_true", help="print the uploads and API requests as JSON; call nothing")
-    p.add_argument("--run-date", type=_date, metavar="YYYY-MM-DD", help="passed to the job ({run_date} in paths)")
+    p.add_argument("--run-date", type=date_type, metavar="YYYY-MM-DD", help="passed to the job ({run_date} in paths)")
     p.add_argument(
         "--set",
         action="append",

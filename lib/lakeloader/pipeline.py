@@ -191,17 +191,8 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
                 quarantine_location=quarantine,
             )
             manifests.save(m, admin, aws)
-            with _stage("audit", timings):
-                table_columns = planned_columns(catalog, table, columns, keys)
-                previous = manifests.latest_published(admin, aws)
-                report = audit_run(catalog, open_engine(config, catalog), table, table_columns, keys, m, previous)
-            m = replace(m, audit=report.to_dict())
-            if report.failed:
-                manifests.save(replace(m, status="audit-failed"), admin, aws)
-                raise ChecksFailed(
-                    f"{table.database}.{table.name}: audit of run {run_id} failed, nothing was published: "
-                    f"{report.failure_summary()} (report in {uri_m})"
-                )
+            table_columns = planned_columns(catalog, table, columns, keys)
+            m, report = _audit(config, catalog, table, table_columns, keys, m, uri_m, ", nothing was published")
             failpoint("after-audit")
             with _stage("register", timings):
                 table_columns = ensure_table(catalog, table, columns, keys, root)
@@ -270,17 +261,7 @@ def _publish_delta(
             rows_written=seen.rows_written, bad_rows=seen.bad_rows, quarantine_location=quarantine,
         )  # fmt: skip
         manifests.save(m, admin, aws)
-        with _stage("audit", timings):
-            previous = manifests.latest_published(admin, aws)
-            engine = open_engine(config, catalog)
-            report = audit_run(catalog, engine, table, planned, keys, m, previous, delta=True)
-        m = replace(m, audit=report.to_dict())
-        if report.failed:
-            manifests.save(replace(m, status="audit-failed"), admin, aws)
-            raise ChecksFailed(
-                f"{table.database}.{table.name}: audit of run {run_id} failed; the Delta table was restored: "
-                f"{report.failure_summary()} (report in {uri_m})"
-            )
+        m, report = _audit(config, catalog, table, planned, keys, m, uri_m, "; the Delta table was restored", True)
         with _stage("register", timings):
             params = {"lakeloader.run_id": run_id, "lakeloader.delta_version": str(delta.delta_version(root, aws))}
             ensure_delta_table(catalog, table, columns, keys, root, params)
@@ -294,6 +275,33 @@ def _publish_delta(
     m = replace(m, status="published", timings_s=timings)
     manifests.save(m, admin, aws)
     return RunSummary(m, uri_m, "published", None, report)
+
+
+def _audit(
+    config: Config,
+    catalog,  # noqa: ANN001
+    table: TableConfig,
+    columns: list,
+    keys: list,
+    m: Manifest,
+    uri_m: str,
+    on_failure: str,
+    delta_table: bool = False,
+) -> tuple[Manifest, Report]:
+    """Audit the staged run and record the report; ChecksFailed (saying `on_failure`) when it fails."""
+    admin, aws = config.admin_location(table), config.aws
+    with _stage("audit", m.timings_s):
+        previous = manifests.latest_published(admin, aws)
+        engine = open_engine(config, catalog)
+        report = audit_run(catalog, engine, table, columns, keys, m, previous, delta=delta_table)
+    m = replace(m, audit=report.to_dict())
+    if report.failed:
+        manifests.save(replace(m, status="audit-failed"), admin, aws)
+        raise ChecksFailed(
+            f"{table.database}.{table.name}: audit of run {m.run_id} failed{on_failure}: "
+            f"{report.failure_summary()} (report in {uri_m})"
+        )
+    return m, report
 
 
 def _published_before_a_crash(catalog, table: TableConfig, m: Manifest) -> bool:  # noqa: ANN001
