@@ -322,6 +322,7 @@ def test_error_code_classification():
 
 def test_open_catalog_glue(moto_endpoint):
     from lakeloader.catalog import open_catalog
+    from lakeloader.catalog.symlinks import SymlinkCatalog
 
     cfg = parse_config(
         {
@@ -332,4 +333,6 @@ def test_open_catalog_glue(moto_endpoint):
         }
     )
     catalog = open_catalog(cfg)
-    assert isinstance(catalog, GlueCatalog) and catalog.catalog_id == "123456789012"
+    # Wrapped so projected tables keep their partitions as manifests; everything else is Glue's.
+    assert isinstance(catalog, SymlinkCatalog) and isinstance(catalog.inner, GlueCatalog)
+    assert catalog.catalog_id == "123456789012"

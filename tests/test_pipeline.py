@@ -277,12 +277,3 @@ def test_unparsable_partition_source_is_reported_not_silently_null(write_config,
     config = load_config(cfg)
     rows = open_engine(config, open_catalog(config)).query("SELECT dt, carrier FROM demo.events ORDER BY 2, 1").rows
     assert rows == [(None, "AA"), (dt.date(2023, 2, 1), "UA"), (None, "UA")]
-
-
-def test_partition_projection_is_refused_with_the_reason(write_config, sample_input, capsys):
-    projection = {"dt": {"type": "date", "range": "2026-01-01,NOW"}, "country": {"type": "injected"}}
-    cfg = write_config({"events": events_table(partition_projection=projection)})
-    assert run(cfg, sample_input) == 2
-    err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert "tables.events.partition_projection: Athena's projection cannot reach" in err
-    assert catalog_table(cfg) is None

@@ -49,6 +49,17 @@ def test_one_petabyte_plan_is_the_arithmetic_in_docs_scale_md():
     assert q.files == 2 * p.files and q.core_hours == pytest.approx(2 * p.core_hours) and q.glue_calls == p.glue_calls
 
 
+def test_a_projected_table_publishes_with_one_manifest_put_per_partition_and_no_glue_calls(write_config, capsys):
+    projection = {"dt": {"type": "date", "range": "2020-01-01,NOW"}, "country": {"type": "injected"}}
+    cfg = parse_config({"warehouse": "/wh", "tables": {"events": events_table(partition_projection=projection)}}, "t")
+    p = make_plan(cfg, cfg.tables["events"], 10**15, 36_500, target_hours=6)
+    assert (p.glue_calls, p.manifest_puts) == (0, 36_500)
+    assert p.glue_seconds == pytest.approx(36_500 * 0.1 / 16)
+    path = write_config({"events": events_table(partition_projection=projection)})
+    assert main(["plan", "--config", path, "--table", "events", "--input-bytes", "1PB", "--partitions", "36500"]) == 0
+    assert "0 BatchCreatePartition calls (partition projection) + 36,500 manifest PUTs" in capsys.readouterr().out
+
+
 def test_cli_json_and_errors(write_config, capsys):
     cfg = write_config({"events": events_table()})
     assert main(["plan", "--config", cfg, "--table", "events", "--input-bytes", "10GB", "--json"]) == 0

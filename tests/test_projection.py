@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import replace
 from typing import Any
 
+import boto3
 import pytest
 
 from conftest import SpyCatalog, events_table
+from lakeloader.catalog.symlinks import SymlinkCatalog
 from lakeloader.catalog.tables import projection_parameters, table_input
 from lakeloader.config import ProjectionConfig, TableConfig, load_config, parse_config
-from lakeloader.errors import ConfigError
+from lakeloader.errors import CatalogError, ConfigError
 from lakeloader.manifest import PartitionStats
+from lakeloader.projection import unreachable
 from lakeloader.register import Published, ensure_table, publish_partitions
 
 ROOT = "s3://lake/warehouse/demo/events"
+SYM = "s3://lake/warehouse/_lakeloader/demo/events/symlink"  # Config.symlink_location
 COLS = [{"Name": "event_id", "Type": "bigint"}, {"Name": "amount", "Type": "decimal(12,2)"}]
 KEYS = [{"Name": "dt", "Type": "date"}, {"Name": "country", "Type": "string"}]
 
@@ -276,7 +281,7 @@ def test_integer_enum_injected_errors(entry, expected):
 
 
 def test_parameters_for_every_type():
-    assert projection_parameters(projected(PROJECTION, PARTITIONS), ROOT) == {
+    assert projection_parameters(projected(PROJECTION, PARTITIONS), SYM) == {
         "projection.enabled": "true",
         "projection.dt.type": "date",
         "projection.dt.format": "yyyy-MM-dd",
@@ -288,44 +293,44 @@ def test_parameters_for_every_type():
         "projection.bucket.type": "integer",
         "projection.bucket.range": "0,15",
         "projection.tenant.type": "injected",
-        "storage.location.template": f"{ROOT}/dt=${{dt}}/country=${{country}}/bucket=${{bucket}}/tenant=${{tenant}}/",
+        "storage.location.template": f"{SYM}/dt=${{dt}}/country=${{country}}/bucket=${{bucket}}/tenant=${{tenant}}/",
     }
 
 
 def test_parameters_date_defaults():
-    assert projection_parameters(projected(SIMPLE), ROOT + "/") == {
+    assert projection_parameters(projected(SIMPLE), SYM + "/") == {
         "projection.enabled": "true",
         "projection.dt.type": "date",
         "projection.dt.format": "yyyy-MM-dd",
         "projection.dt.range": "2020-01-01,NOW",
         "projection.country.type": "enum",
         "projection.country.values": "US,GB",
-        "storage.location.template": f"{ROOT}/dt=${{dt}}/country=${{country}}/",
+        "storage.location.template": f"{SYM}/dt=${{dt}}/country=${{country}}/",
     }
 
 
 def test_parameters_integer_interval_and_digits():
     t = projected({"n": {"type": "integer", "range": "1,999", "interval": 5, "digits": 3}}, [{"name": "n"}])
-    assert projection_parameters(t, ROOT) == {
+    assert projection_parameters(t, SYM) == {
         "projection.enabled": "true",
         "projection.n.type": "integer",
         "projection.n.range": "1,999",
         "projection.n.interval": "5",
         "projection.n.digits": "3",
-        "storage.location.template": f"{ROOT}/n=${{n}}/",
+        "storage.location.template": f"{SYM}/n=${{n}}/",
     }
 
 
 def test_parameters_follow_partition_order_not_config_order():
     reordered = {k: PROJECTION[k] for k in reversed(PROJECTION)}
-    params = projection_parameters(projected(reordered, PARTITIONS), ROOT)
+    params = projection_parameters(projected(reordered, PARTITIONS), SYM)
     assert params["storage.location.template"].endswith(
         "/dt=${dt}/country=${country}/bucket=${bucket}/tenant=${tenant}/"
     )
 
 
 def test_no_projection_no_parameters():
-    assert projection_parameters(table_config(), ROOT) == {}
+    assert projection_parameters(table_config(), SYM) == {}
 
 
 # --------------------------------------------------------------------------- registration
@@ -338,18 +343,27 @@ def catalog(tmp_path):
 
 def test_ensure_table_stores_projection_parameters(catalog):
     t = projected(SIMPLE)
-    ensure_table(catalog, t, COLS, KEYS, ROOT)
+    ensure_table(catalog, t, COLS, KEYS, ROOT, SYM)
     got = catalog.get_table("demo", "events")
-    assert got == table_input("events", COLS, KEYS, ROOT, projection_parameters(t, ROOT))
+    assert got == table_input("events", COLS, KEYS, ROOT, projection_parameters(t, SYM))
     assert got["Parameters"]["projection.enabled"] == "true"
-    assert got["Parameters"]["storage.location.template"] == f"{ROOT}/dt=${{dt}}/country=${{country}}/"
+    assert got["Parameters"]["storage.location.template"] == f"{SYM}/dt=${{dt}}/country=${{country}}/"
     assert got["Parameters"]["classification"] == "parquet"  # the Parquet table properties are still there
+    # Each projected location holds a manifest of Parquet files, read through the symlink input format.
+    assert got["StorageDescriptor"]["InputFormat"] == "org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat"
+    assert got["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
+    assert got["StorageDescriptor"]["Location"] == ROOT  # a lister of the table root still finds only data
+
+
+def test_ensure_table_needs_the_symlink_root_for_a_projected_table(catalog):
+    with pytest.raises(ValueError, match="symlink root"):
+        ensure_table(catalog, projected(SIMPLE), COLS, KEYS, ROOT)
 
 
 def test_ensure_table_unchanged_projection_does_not_update(catalog):
     t = projected(SIMPLE)
-    ensure_table(catalog, t, COLS, KEYS, ROOT)
-    ensure_table(catalog, t, COLS, KEYS, ROOT)
+    ensure_table(catalog, t, COLS, KEYS, ROOT, SYM)
+    ensure_table(catalog, t, COLS, KEYS, ROOT, SYM)
     assert catalog.calls == ["create_table"]
 
 
@@ -358,49 +372,58 @@ def test_ensure_table_adds_projection_to_an_existing_table(catalog):
     catalog.update_table("demo", table_input("events", COLS, KEYS, ROOT, {"owner": "data-eng"}))
     catalog.calls.clear()
     t = projected(SIMPLE)
-    assert ensure_table(catalog, t, COLS, KEYS, ROOT) == COLS
+    assert ensure_table(catalog, t, COLS, KEYS, ROOT, SYM) == COLS
     assert catalog.calls == ["update_table"]
     params = catalog.get_table("demo", "events")["Parameters"]
     assert params["owner"] == "data-eng"  # set elsewhere: kept
-    assert {k: params[k] for k in projection_parameters(t, ROOT)} == projection_parameters(t, ROOT)
+    assert {k: params[k] for k in projection_parameters(t, SYM)} == projection_parameters(t, SYM)
 
 
 def test_ensure_table_follows_changed_projection(catalog):
-    ensure_table(catalog, projected(SIMPLE), COLS, KEYS, ROOT)
+    ensure_table(catalog, projected(SIMPLE), COLS, KEYS, ROOT, SYM)
     wider = {**SIMPLE, "country": {"type": "enum", "values": ["US", "GB", "FR"]}}
-    ensure_table(catalog, projected(wider), COLS, KEYS, ROOT)
+    ensure_table(catalog, projected(wider), COLS, KEYS, ROOT, SYM)
     assert catalog.get_table("demo", "events")["Parameters"]["projection.country.values"] == "US,GB,FR"
 
 
 def test_ensure_table_removes_projection_the_config_dropped(catalog):
-    ensure_table(catalog, projected(SIMPLE), COLS, KEYS, ROOT)
+    ensure_table(catalog, projected(SIMPLE), COLS, KEYS, ROOT, SYM)
     current = catalog.get_table("demo", "events")
     catalog.update_table("demo", {**current, "Parameters": {**current["Parameters"], "owner": "data-eng"}})
-    ensure_table(catalog, table_config(), COLS, KEYS, ROOT)
+    ensure_table(catalog, table_config(), COLS, KEYS, ROOT, SYM)
     params = catalog.get_table("demo", "events")["Parameters"]
     assert not [k for k in params if k.startswith("projection.") or k == "storage.location.template"]
     assert params["owner"] == "data-eng"
+    assert catalog.get_table("demo", "events")["StorageDescriptor"]["InputFormat"].endswith("MapredParquetInputFormat")
 
 
 def test_ensure_table_with_projection_still_evolves_columns(catalog):
     t = projected(SIMPLE)
-    ensure_table(catalog, t, COLS, KEYS, ROOT)
+    ensure_table(catalog, t, COLS, KEYS, ROOT, SYM)
     new = [*COLS, {"Name": "device", "Type": "string"}]
-    assert ensure_table(catalog, t, new, KEYS, ROOT) == new
+    assert ensure_table(catalog, t, new, KEYS, ROOT, SYM) == new
     got = catalog.get_table("demo", "events")
     assert got["StorageDescriptor"]["Columns"] == new
     assert got["Parameters"]["projection.enabled"] == "true"
 
 
 @pytest.mark.parametrize("mode", ["append", "overwrite_partitions", "overwrite"])
-def test_publish_registers_no_partitions_with_projection(catalog, mode):
+def test_publish_registers_no_partitions_but_writes_manifests(catalog, tmp_path, mode):
+    sym, data = f"file://{tmp_path}/symlink", tmp_path / "events/dt=2026-01-01/country=US/_v=r1"
+    data.mkdir(parents=True)
+    (data / "part-0.snappy.parquet").write_bytes(b"PAR1")
     t = projected(SIMPLE)
-    ensure_table(catalog, t, COLS, KEYS, ROOT)
-    parts = [PartitionStats(["2026-01-01", "US"], f"{ROOT}/dt=2026-01-01/country=US/_v=r1", 1, 10, 100)]
-    pub = publish_partitions(catalog, replace(t, mode=mode), COLS, parts, "r1")
-    assert pub == Published(created=0, replaced=0, removed=0)
-    assert catalog.get_partitions("demo", "events") == []
-    assert "put_partitions" not in catalog.calls
+    lake = SymlinkCatalog(catalog)
+    ensure_table(lake, t, COLS, KEYS, ROOT, sym)
+    parts = [PartitionStats(["2026-01-01", "US"], f"file://{data}", 1, 10, 100)]
+    pub = publish_partitions(lake, replace(t, mode=mode), COLS, parts, "r1")
+    assert pub == Published(created=1, replaced=0, removed=0)
+    assert "put_partitions" not in catalog.calls and catalog.get_partitions("demo", "events") == []
+    manifest = tmp_path / "symlink/dt=2026-01-01/country=US/symlink.txt"
+    assert manifest.read_text() == f"file://{data}/part-0.snappy.parquet\n"
+    assert [(p["Values"], p["StorageDescriptor"]["Location"]) for p in lake.get_partitions("demo", "events")] == [
+        (["2026-01-01", "US"], f"file://{data}")
+    ]
 
 
 # --------------------------------------------------------------------------- Glue (moto)
@@ -411,13 +434,123 @@ def test_glue_table_carries_projection_parameters(moto_endpoint):
     from lakeloader.catalog.glue import GlueCatalog
     from lakeloader.config import AwsConfig
 
-    glue = GlueCatalog(AwsConfig(endpoint_url=moto_endpoint))
+    aws = AwsConfig(endpoint_url=moto_endpoint)
+    glue = GlueCatalog(aws)
     db = f"db_{uuid.uuid4().hex[:12]}"
+    bucket = f"lake-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
+    sym = f"s3://{bucket}/warehouse/_lakeloader/{db}/events/symlink"
     t = table_config(database=db, partitions=PARTITIONS, partition_projection=PROJECTION)
     keys = [*KEYS, {"Name": "bucket", "Type": "int"}, {"Name": "tenant", "Type": "string"}]
-    ensure_table(glue, t, COLS, keys, ROOT)
-    expected = projection_parameters(t, ROOT)
-    params = glue.get_table(db, "events")["Parameters"]
-    assert {k: params.get(k) for k in expected} == expected
-    assert publish_partitions(glue, t, COLS, [], "r1") == Published(0, 0, 0)
+    lake = SymlinkCatalog(glue, aws)
+    ensure_table(lake, t, COLS, keys, ROOT, sym)
+    expected = projection_parameters(t, sym)
+    meta = glue.get_table(db, "events")
+    assert {k: meta["Parameters"].get(k) for k in expected} == expected
+    assert meta["StorageDescriptor"]["InputFormat"] == "org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat"
+    assert publish_partitions(lake, t, COLS, [], "r1") == Published(0, 0, 0)
     assert glue.get_partitions(db, "events") == []
+
+
+# --------------------------------------------------------------------------- partitions Athena can reach
+
+NOW = dt.datetime(2026, 11, 25, 10, 30)
+
+
+def reach(projection: dict[str, Any], partitions: Any, values: list[list[str]]) -> list[str]:
+    return [why for _, why in unreachable(projected(projection, partitions), values, NOW)]
+
+
+def test_everything_inside_the_projection_is_reachable():
+    values = [["2026-11-25", "US", "0", "acme"], ["2020-01-01", "DE", "15", "x y"]]
+    assert reach(PROJECTION, PARTITIONS, values) == []
+    assert unreachable(table_config(), [["anything", "at all"]]) == []  # no projection: nothing to check
+
+
+@pytest.mark.parametrize(
+    ("values", "why"),
+    [
+        (["2019-12-31", "US", "0", "a"], "dt=2019-12-31: outside the projected range 2020-01-01,NOW"),
+        (["2026-11-26", "US", "0", "a"], "dt=2026-11-26: outside the projected range 2020-01-01,NOW"),
+        (["__HIVE_DEFAULT_PARTITION__", "US", "0", "a"], "dt=__HIVE_DEFAULT_PARTITION__: a NULL or empty key"),
+        (["2026-11-01", "FR", "0", "a"], "country=FR: not one of the enum values (US,GB,DE)"),
+        (["2026-11-01", "US", "16", "a"], "bucket=16: outside the projected range 0,15"),
+        (["2026-11-01", "US", "3", "a/b"], "tenant=a/b: contains '/'"),
+    ],
+)
+def test_a_partition_outside_the_projection_is_named_with_the_reason(values, why):
+    found = reach(PROJECTION, PARTITIONS, [["2026-11-01", "US", "1", "a"], values])
+    assert len(found) == 1 and found[0].startswith(why)
+
+
+@pytest.mark.parametrize(
+    ("entry", "value", "reachable"),
+    [
+        ({"type": "integer", "range": "1,999", "digits": 3}, "007", True),
+        ({"type": "integer", "range": "1,999", "digits": 3}, "7", False),  # Athena looks for n=007
+        ({"type": "integer", "range": "1,999"}, "07", False),
+        ({"type": "integer", "range": "0,100", "interval": 5}, "35", True),
+        ({"type": "integer", "range": "0,100", "interval": 5}, "36", False),
+        ({"type": "integer", "range": "0,9"}, "x", False),
+    ],
+)
+def test_integer_projection_reachability(entry, value, reachable):
+    assert (reach({"n": entry}, [{"name": "n"}], [[value]]) == []) is reachable
+
+
+@pytest.mark.parametrize(
+    ("rng", "extra", "value", "reachable"),
+    [
+        ("NOW-3DAYS,NOW", {}, "2026-11-22", True),  # bounds are truncated to the format's day
+        ("NOW-3DAYS,NOW", {}, "2026-11-21", False),
+        ("NOW-3DAYS,NOW+1DAY", {}, "2026-11-26", True),
+        ("NOW-1MONTH,NOW", {}, "2026-10-25", True),
+        ("NOW-1MONTH,NOW", {}, "2026-10-24", False),
+        ("NOW-1YEAR,NOW", {}, "2025-11-25", True),
+        ("2026-01-01,2026-12-31", {"interval": 7, "unit": "DAYS"}, "2026-01-08", True),
+        ("2026-01-01,2026-12-31", {"interval": 7, "unit": "DAYS"}, "2026-01-09", False),
+        ("2026-01-01,2026-12-31", {}, "2026-1-9", False),  # Athena projects 2026-01-09
+        ("2026-01-01,2026-12-31", {}, "Jan 9", False),
+    ],
+)
+def test_date_projection_reachability(rng, extra, value, reachable):
+    projection = {"dt": {"type": "date", "range": rng, **extra}, "country": {"type": "injected"}}
+    assert (reach(projection, None, [[value, "US"]]) == []) is reachable
+
+
+def test_hour_projection_steps_are_counted_from_the_range_start():
+    entry = {"type": "date", "range": "2026-11-01-00,NOW", "format": "yyyy-MM-dd-HH", "interval": 6, "unit": "HOURS"}
+    partitions = [{"name": "hr", "from": "event_ts", "transform": "hour"}]
+    assert reach({"hr": entry}, partitions, [["2026-11-02-18"]]) == []
+    assert reach({"hr": entry}, partitions, [["2026-11-02-19"]])[0].startswith("hr=2026-11-02-19: not a step of")
+    assert reach({"hr": entry}, partitions, [["2026-11-25-12"]])[0].startswith("hr=2026-11-25-12: outside")
+
+
+def test_a_failed_publish_restores_the_previous_manifests(catalog, tmp_path):
+    sym = f"file://{tmp_path}/symlink"
+    t = projected(SIMPLE)
+    lake = SymlinkCatalog(catalog)
+    ensure_table(lake, t, COLS, KEYS, ROOT, sym)
+
+    def version(name: str, files: int) -> str:
+        d = tmp_path / name
+        d.mkdir(parents=True)
+        for i in range(files):
+            (d / f"part-{i}.parquet").write_bytes(b"PAR1")
+        return f"file://{d}"
+
+    old = version("us/_v=r1", 1)
+    publish_partitions(lake, t, COLS, [PartitionStats(["2026-01-01", "US"], old, 1, 1, 1)], "r1")
+    new, broken = version("us/_v=r2", 2), version("gb/_v=r2", 0)
+    parts = [PartitionStats(["2026-01-01", "US"], new, 2, 2, 2), PartitionStats(["2026-01-01", "GB"], broken, 0, 0, 0)]
+    with pytest.raises(CatalogError, match="partition 2026-01-01/GB: no data files"):
+        publish_partitions(lake, t, COLS, parts, "r2")
+    assert {tuple(p["Values"]): p["StorageDescriptor"]["Location"] for p in lake.get_partitions("demo", "events")} == {
+        ("2026-01-01", "US"): old
+    }
+
+
+def test_projection_on_a_delta_table_is_refused():
+    with pytest.raises(ConfigError) as info:
+        table_config(format="delta", partition_projection=SIMPLE)
+    assert str(info.value) == (f"{P}: does not apply to format: delta (Athena reads its partitions from the log)")

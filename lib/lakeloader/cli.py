@@ -236,6 +236,8 @@ def render_run_summary(summary: Any, elapsed: float) -> str:  # noqa: ANN401
     lines = [f"lakeloader run {m.run_id}: {summary.outcome}"]
     lines.append(f"  table      {m.database}.{m.table}  ({m.mode})")
     lines.append(f"  location   {m.table_location}")
+    if summary.symlink_location:
+        lines.append(f"  manifests  {summary.symlink_location}/ (partition projection: no partitions registered)")
     lines.append(f"  input      {m.input_uri}  ({m.input_files} files, {_bytes(m.input_bytes)})")
     if summary.outcome != "dry-run":
         p = summary.published
@@ -441,8 +443,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
         ("files", f"{plan.files:,} ({plan.files_per_partition} per partition x {plan.partitions:,}), "
                   f"~{_bytes(plan.file_bytes)} each"),
         ("shuffle", f"{_bytes(plan.shuffle_bytes)} in ~{plan.write_tasks:,} write tasks"),
-        ("glue", f"{plan.glue_calls:,} BatchCreatePartition calls, ~{plan.glue_seconds:.1f} s at "
-                 f"{a.glue_latency_ms:g} ms/call, {config.catalog.max_in_flight} in flight"),
+        ("glue", f"{plan.glue_calls:,} BatchCreatePartition calls"
+                 + (f" (partition projection) + {plan.manifest_puts:,} manifest PUTs" if plan.manifest_puts else "")
+                 + f", ~{plan.glue_seconds:.1f} s at {a.glue_latency_ms:g} ms/call, "
+                 f"{config.catalog.max_in_flight} in flight"),
         ("validation", f"{plan.validation_queries} queries, ~{_bytes(plan.validation_bytes_scanned)} scanned, "
                        f"~${plan.validation_usd:,.2f} at ${a.athena_usd_per_tb:g}/TB"),
         ("compute", f"{plan.core_hours:,.0f} core-hours at {a.mb_per_core_s:g} MB/core/s"),

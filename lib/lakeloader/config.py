@@ -29,7 +29,7 @@ DEFAULT_PROJECTION_DATE_FORMAT = "yyyy-MM-dd"
 # The partition values each time transform writes (partitioning.partition_expr), as Java date formats.
 TRANSFORM_DATE_FORMATS = {"date": "yyyy-MM-dd", "hour": "yyyy-MM-dd-HH", "month": "yyyy-MM", "year": "yyyy"}
 # A relative bound of a projected date range, as Athena documents it (e.g. `NOW`, `NOW-3YEARS`).
-_NOW_RE = re.compile(r"^\s*NOW\s*(([+-])\s*([0-9]+)\s*(YEARS?|MONTHS?|WEEKS?|DAYS?|HOURS?|MINUTES?|SECONDS?)\s*)?$")
+NOW_RE = re.compile(r"^\s*NOW\s*(([+-])\s*([0-9]+)\s*(YEARS?|MONTHS?|WEEKS?|DAYS?|HOURS?|MINUTES?|SECONDS?)\s*)?$")
 _INT_RE = re.compile(r"^\s*-?[0-9]+\s*$")
 
 
@@ -238,6 +238,10 @@ class Config:
         """Where lakeloader keeps its own bookkeeping for a table (never under the table root)."""
         return f"{self.warehouse}/_lakeloader/{table.database}/{table.name}"
 
+    def symlink_location(self, table: TableConfig) -> str:
+        """Where a projected table's partition manifests live (Athena's `storage.location.template` root)."""
+        return f"{self.admin_location(table)}/symlink"
+
 
 # --------------------------------------------------------------------------- loading
 
@@ -393,6 +397,8 @@ def _validate_projection(t: TableConfig, err: Any) -> None:
     """Athena needs an entry for every partition key, and each entry must project the paths lakeloader writes."""
     if not t.partition_projection:
         return
+    if t.format == "delta":
+        raise err("partition_projection", "does not apply to format: delta (Athena reads its partitions from the log)")
     rules = {r.name: r for r in t.partitions}
     for name in t.partition_projection:
         if name not in rules:
@@ -455,7 +461,7 @@ def _validate_projection_entry(p: ProjectionConfig, rule: PartitionRule, where: 
         if len(bounds) != 2:
             raise err(f"{where}.range", f'{p.range!r} is not "<start>,<end>"')
         for b in bounds:
-            if not _NOW_RE.match(b) and not _is_java_date(b, fmt):
+            if not NOW_RE.match(b) and not _is_java_date(b, fmt):
                 raise err(f"{where}.range", f"{b!r} is neither a date in format {fmt!r} nor NOW[+-<n><UNIT>]")
         if _needs_interval(fmt) and (p.interval is None or p.unit is None):
             # Athena defaults the step only for day or month precision.
@@ -466,8 +472,8 @@ def _validate_projection_entry(p: ProjectionConfig, rule: PartitionRule, where: 
 _JAVA_DATE_TOKENS = (("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S"))
 
 
-def _is_java_date(text: str, fmt: str) -> bool:
-    """Whether `text` parses with the Java date format `fmt`; True when `fmt` uses letters not checked here."""
+def java_date_pattern(fmt: str) -> Optional[str]:
+    """The strptime pattern of a Java date format, or None when it uses letters not handled here."""
     pattern, i = "", 0
     while i < len(fmt):
         for token, directive in _JAVA_DATE_TOKENS:
@@ -477,8 +483,16 @@ def _is_java_date(text: str, fmt: str) -> bool:
                 break
         else:
             if fmt[i].isalpha() or fmt[i] in "'%":
-                return True
+                return None
             pattern, i = pattern + fmt[i], i + 1
+    return pattern
+
+
+def _is_java_date(text: str, fmt: str) -> bool:
+    """Whether `text` parses with the Java date format `fmt`; True when `fmt` uses letters not checked here."""
+    pattern = java_date_pattern(fmt)
+    if pattern is None:
+        return True
     try:
         dt.datetime.strptime(text, pattern)
     except ValueError:

@@ -25,12 +25,13 @@ from lakeloader.catalog import open_catalog
 from lakeloader.catalog.tables import columns_from_schema
 from lakeloader.catalog.types import athena_only_columns
 from lakeloader.config import Config, TableConfig, render_source_path
-from lakeloader.errors import ChecksFailed, ConfigError, InputError, UsageError
+from lakeloader.errors import ChecksFailed, InputError, UsageError
 from lakeloader.faults import failpoint
 from lakeloader.layout import apply_layout, plan_layout
 from lakeloader.lock import table_lock
 from lakeloader.manifest import Manifest
 from lakeloader.partitioning import HIVE_DEFAULT_PARTITION, add_partition_columns, check_rules, unparsed_conditions
+from lakeloader.projection import unreachable
 from lakeloader.query import open_engine
 from lakeloader.register import (
     Published,
@@ -72,6 +73,7 @@ class RunSummary:
     outcome: str  # published | already-published | recovered | dry-run
     published: Optional[Published] = None
     audit: Optional[Report] = None
+    symlink_location: Optional[str] = None  # a projected table's partition manifests
 
 
 def compute_run_id(table: TableConfig, run_date: dt.date, files: tuple[InputFile, ...]) -> str:
@@ -119,9 +121,10 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
                 "columns %s: Athena reads their types, Redshift Spectrum may not (docs/spectrum.md)", spectrum_only
             )
         if table.partition_projection:
-            raise ConfigError(
-                f"{where}.partition_projection: Athena's projection cannot reach lakeloader's versioned "
-                "partition directories (_v=<run>/ is hidden from it), so this build refuses it; remove the key"
+            log.info(
+                "partition projection: partitions are published as manifests under %s, not registered; "
+                "Athena and lakeloader read them, Redshift Spectrum and Spark (Glue metastore) do not",
+                config.symlink_location(table),
             )
         catalog = open_catalog(config)
     base = Manifest(
@@ -176,6 +179,7 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
             quarantine = _handle_bad_rows(spark, table, inp, written, admin, run_id, where, timings)
             if written.rows_written == 0:
                 raise InputError(f"{uri}: no rows to load ({written.bad_rows} malformed rows); nothing was published")
+            _check_projectable(table, written, where)
             existing = catalog.get_partitions(table.database, table.name) if table.mode == "append" else []
             if existing:
                 with _stage("carry forward (append)", timings):
@@ -195,7 +199,7 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
             m, report = _audit(config, catalog, table, table_columns, keys, m, uri_m, ", nothing was published")
             failpoint("after-audit")
             with _stage("register", timings):
-                table_columns = ensure_table(catalog, table, columns, keys, root)
+                table_columns = ensure_table(catalog, table, columns, keys, root, config.symlink_location(table))
                 published = publish_partitions(catalog, table, table_columns, written.partitions, run_id)
         except BaseException:
             log.warning("run %s failed before publishing; removing its files", run_id)
@@ -205,7 +209,8 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
         m = replace(m, status="published", timings_s=timings)
         manifests.save(m, admin, aws)
         versions.prune(admin, catalog, table, aws)
-        return RunSummary(m, uri_m, "published", published, report)
+        symlinks = config.symlink_location(table) if table.partition_projection else None
+        return RunSummary(m, uri_m, "published", published, report, symlinks)
 
 
 def _publish_delta(
@@ -302,6 +307,19 @@ def _audit(
             f"{report.failure_summary()} (report in {uri_m})"
         )
     return m, report
+
+
+def _check_projectable(table: TableConfig, written: WriteResult, where: str) -> None:
+    """InputError when Athena's partition projection could never read some partition the run wrote."""
+    missed = unreachable(table, [p.values for p in written.partitions])
+    if missed:
+        rows = {tuple(p.values): p.rows for p in written.partitions}
+        lost = sum(rows[tuple(values)] for values, _ in missed)
+        raise InputError(
+            f"{where}.partition_projection: partition {missed[0][1]}; Athena would never read it "
+            f"({len(missed)} such partitions, {lost} rows); widen the projection or filter the input; "
+            "nothing was published"
+        )
 
 
 def _published_before_a_crash(catalog, table: TableConfig, m: Manifest) -> bool:  # noqa: ANN001

@@ -45,7 +45,8 @@ class Plan:
     shuffle_bytes: int
     write_tasks: int
     glue_calls: int
-    glue_seconds: float
+    glue_seconds: float  # publishing: Glue calls, or a projected table's manifest PUTs, in flight together
+    manifest_puts: int  # partition projection: one S3 PUT per partition instead of Glue calls
     validation_queries: int
     validation_bytes_scanned: int
     validation_usd: float
@@ -86,7 +87,9 @@ def make_plan(
     per_partition = math.ceil(output / partitions / target)
     files = partitions * per_partition
     shuffle = int(output * SHUFFLE_TO_PARQUET)
-    glue_calls = 0 if table.format == "delta" else math.ceil(partitions / GLUE_BATCH)
+    projected = bool(table.partition_projection)
+    glue_calls = 0 if table.format == "delta" or projected else math.ceil(partitions / GLUE_BATCH)
+    puts = partitions if projected else 0
     checked = {c for check in table.checks for c in check.key_columns}
     columns = max(len(checked), 1)
     # Count by partition reads only footers; the aggregate reads the checked columns (assumed 1/20 each).
@@ -104,7 +107,8 @@ def make_plan(
         shuffle_bytes=shuffle,
         write_tasks=max(1, math.ceil(shuffle / layout.advisory_bytes)),
         glue_calls=glue_calls,
-        glue_seconds=glue_calls * a.glue_latency_ms / 1000 / config.catalog.max_in_flight,
+        glue_seconds=(glue_calls + puts) * a.glue_latency_ms / 1000 / config.catalog.max_in_flight,
+        manifest_puts=puts,
         validation_queries=2,
         validation_bytes_scanned=scanned,
         validation_usd=scanned / 10**12 * a.athena_usd_per_tb,

@@ -56,14 +56,22 @@ def evolve_columns(old: Sequence[Column], new: Sequence[Column], policy: str, ta
 
 
 def ensure_table(
-    catalog: Catalog, table: TableConfig, columns: Sequence[Column], keys: Sequence[Column], location: str
+    catalog: Catalog,
+    table: TableConfig,
+    columns: Sequence[Column],
+    keys: Sequence[Column],
+    location: str,
+    symlink_root: str = "",
 ) -> list[Column]:
     """Create or evolve the table definition; returns the table's columns after this run.
 
-    The partition projection properties follow the config: set, changed, or removed when it has none.
+    The partition projection properties follow the config: set, changed, or removed when it has none;
+    `symlink_root` is where a projected table's partition manifests live (Config.symlink_location).
     """
     name = f"{table.database}.{table.name}"
-    projection = projection_parameters(table, location)
+    if table.partition_projection and not symlink_root:
+        raise ValueError(f"{name}: a projected table needs the symlink root of its partition manifests")
+    projection = projection_parameters(table, symlink_root)
     catalog.ensure_database(table.database)
     current = catalog.get_table(table.database, table.name)
     if current is None:
@@ -114,11 +122,9 @@ def publish_partitions(
 ) -> Published:
     """Point each partition the run wrote at its new version; in `overwrite` mode drop the others.
 
-    With `partition_projection` nothing is registered: Athena computes partitions from the table
-    properties and ignores registered ones.
+    For a projected table the catalog (a SymlinkCatalog) rewrites partition manifests instead of
+    registering partitions.
     """
-    if table.partition_projection:
-        return Published(created=0, replaced=0, removed=0)
     existing = {tuple(p["Values"]): p for p in catalog.get_partitions(table.database, table.name)}
     inputs: list[dict[str, Any]] = [
         partition_input(p.values, p.location, columns, {"lakeloader.run_id": run_id}) for p in partitions

@@ -8,13 +8,16 @@ from lakeloader.errors import ConfigError
 
 
 def open_catalog(config: Config) -> Catalog:
-    """The catalog the config names."""
+    """The catalog the config names; projected tables keep their partitions as symlink manifests."""
+    from lakeloader.catalog.symlinks import SymlinkCatalog
+
     if config.catalog.kind == "local":
         from lakeloader.catalog.local import LocalCatalog
 
-        return LocalCatalog(config.catalog.path)
+        return SymlinkCatalog(LocalCatalog(config.catalog.path), config.aws)
     if config.catalog.kind == "glue":
         from lakeloader.catalog.glue import GlueCatalog
 
-        return GlueCatalog(config.aws, config.catalog.catalog_id, max_in_flight=config.catalog.max_in_flight)
+        inner = GlueCatalog(config.aws, config.catalog.catalog_id, max_in_flight=config.catalog.max_in_flight)
+        return SymlinkCatalog(inner, config.aws)
     raise ConfigError(f"{config.source_file}: catalog.kind: {config.catalog.kind!r} is not supported by this build")

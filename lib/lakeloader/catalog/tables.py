@@ -16,6 +16,9 @@ PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 # What Athena's own CTAS and awswrangler register; Parquet readers ignore the output format.
 PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
+# Projected tables: each partition location holds a text file listing Parquet files (catalog/symlinks.py).
+# Athena (Trino) and Redshift Spectrum read Parquet through it when the SerDe is Parquet's.
+SYMLINK_INPUT = "org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat"
 
 
 def columns_from_schema(schema: T.StructType, partition_names: Sequence[str]) -> tuple[list[Column], list[Column]]:
@@ -28,12 +31,14 @@ def columns_from_schema(schema: T.StructType, partition_names: Sequence[str]) ->
     return data, keys
 
 
-def storage_descriptor(columns: Sequence[Column], location: str, compression: str = "snappy") -> dict[str, Any]:
-    """A Parquet StorageDescriptor."""
+def storage_descriptor(
+    columns: Sequence[Column], location: str, compression: str = "snappy", symlinks: bool = False
+) -> dict[str, Any]:
+    """A Parquet StorageDescriptor (read through symlink manifests when `symlinks`)."""
     return {
         "Columns": [dict(c) for c in columns],
         "Location": location,
-        "InputFormat": PARQUET_INPUT,
+        "InputFormat": SYMLINK_INPUT if symlinks else PARQUET_INPUT,
         "OutputFormat": PARQUET_OUTPUT,
         "Compressed": compression != "none",
         "NumberOfBuckets": -1,
@@ -50,23 +55,25 @@ def table_input(
     parameters: Mapping[str, str] = (),
     compression: str = "snappy",
 ) -> dict[str, Any]:
-    """A TableInput for an external, partitioned Parquet table."""
+    """A TableInput for an external, partitioned Parquet table; a projected one reads symlink manifests."""
     params = {"EXTERNAL": "TRUE", "classification": "parquet", "parquet.compression": compression.upper()}
     params.update(dict(parameters))
+    projected = params.get("projection.enabled") == "true"
     return {
         "Name": name,
         "TableType": "EXTERNAL_TABLE",
         "Parameters": params,
         "PartitionKeys": [dict(k) for k in partition_keys],
-        "StorageDescriptor": storage_descriptor(columns, location, compression),
+        "StorageDescriptor": storage_descriptor(columns, location, compression, symlinks=projected),
     }
 
 
-def projection_parameters(table: TableConfig, table_location: str) -> dict[str, str]:
+def projection_parameters(table: TableConfig, symlink_root: str) -> dict[str, str]:
     """Athena partition projection table properties for `table`; {} when it sets no `partition_projection`.
 
-    The location template has one `<key>=${key}` level per partition key under the table root, ending in
-    '/' as Athena requires: projection reads each partition's directory itself, with no per-run version.
+    The location template has one `<key>=${key}` level per partition key under `symlink_root`, ending in
+    '/' as Athena requires: a template cannot name a run's version directory, so each projected location
+    holds a manifest listing the live version's files (catalog/symlinks.py).
     """
     if not table.partition_projection:
         return {}
@@ -86,7 +93,7 @@ def projection_parameters(table: TableConfig, table_location: str) -> dict[str, 
         }
         params.update({f"{prefix}.{k}": str(v) for k, v in optional.items() if v is not None})
     path = "/".join(f"{r.name}=${{{r.name}}}" for r in table.partitions)
-    params["storage.location.template"] = f"{table_location.rstrip('/')}/{path}/"
+    params["storage.location.template"] = f"{symlink_root.rstrip('/')}/{path}/"
     return params
 
 
