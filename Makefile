@@ -14,6 +14,9 @@ DEMO_DIR   := .lakeloader/demo
 DEMO_ROWS  ?= 200000
 BENCH_ROWS ?= 5000000
 BENCH_SCALING ?= 1,2,5,10
+BENCH_PARTITIONS ?= 60,600,3000,6000
+BENCH_PARTITION_ROWS ?= 2000000
+BENCH_WRANGLER_VENV ?= $(CACHE)/bench-venv-awswrangler
 PYTEST_ARGS ?=
 
 # s3a (hadoop-aws + AWS SDK) for s3:// off EMR: Maven Central is out of reach, so the jars come from
@@ -69,10 +72,11 @@ test: install jars ## run every test (unit, Spark, AWS on moto, end-to-end); "no
 test-fast: install ## only the tests that need neither Spark nor a server (seconds)
 	$(BIN)/pytest -m "not spark and not aws and not e2e and not slow" $(PYTEST_ARGS)
 
-bench: install jars ## benchmarks (write: plain vs repartition vs DuckDB vs lakeloader; scaling; Glue registration); appends to bench/RESULTS.md, draws bench/results.png
+bench: install jars ## benchmarks (write: plain vs repartition vs DuckDB vs awswrangler vs lakeloader; scaling by rows and by partitions; Glue registration); appends to bench/RESULTS.md, draws bench/results.png
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,bench]'
-	$(BIN)/python bench/write_bench.py --rows $(BENCH_ROWS)
+	$(BIN)/python bench/write_bench.py --rows $(BENCH_ROWS) --awswrangler-venv $(BENCH_WRANGLER_VENV)
 	$(BIN)/python bench/write_bench.py --scaling $(BENCH_SCALING)
+	$(BIN)/python bench/write_bench.py --partition-scaling $(BENCH_PARTITIONS) --partition-rows $(BENCH_PARTITION_ROWS)
 	$(BIN)/python bench/glue_register.py --partitions 10000 --latency-ms 100
 	$(BIN)/python bench/glue_register.py --partitions 100000 --latency-ms 100 --no-baseline
 

@@ -16,6 +16,7 @@ import math
 import multiprocessing
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -23,6 +24,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 # Never reach a real AWS account from a benchmark.
@@ -78,9 +80,9 @@ def serve_moto(port: int, stop: Any) -> None:
 
 
 @contextmanager
-def moto_server(mode: str) -> Iterator[str]:
-    """A moto server's URL: in this process (its CPU competes for our GIL) or in a child process (like a
-    remote Glue, whose work does not run on the client's interpreter)."""
+def moto_server(mode: str) -> Iterator[tuple[str, Any]]:
+    """A moto server's URL and its process id (None in thread mode): in this process (its CPU competes for our
+    GIL) or in a child process (like a remote Glue, whose work does not run on the client's interpreter)."""
     port = free_port()
     stop = multiprocessing.Event() if mode == "process" else threading.Event()
     runner = multiprocessing.Process if mode == "process" else threading.Thread
@@ -88,7 +90,7 @@ def moto_server(mode: str) -> Iterator[str]:
     worker.start()
     try:
         wait_for_port(port)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", getattr(worker, "pid", None)
     finally:
         stop.set()
         worker.join(timeout=10)
@@ -115,8 +117,17 @@ def partitions(n: int) -> list[dict[str, Any]]:
     return out
 
 
-def run(cfg: AwsConfig, n: int, latency_s: float, max_in_flight: int) -> dict[str, Any]:
-    """Register n partitions into a fresh table; wall time and calls of put_partitions alone."""
+def cpu_seconds(pid: Any) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc; 0.0 where that cannot be read)."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run(cfg: AwsConfig, n: int, latency_s: float, max_in_flight: int, server_pid: Any = None) -> dict[str, Any]:
+    """Register n partitions into a fresh table; wall time, calls and CPU (ours, the server's) of put_partitions."""
     real = aws.client("glue", cfg, pool_size=max_in_flight)
     db = f"bench_{uuid.uuid4().hex[:8]}"
     real.create_database(DatabaseInput={"Name": db})
@@ -124,14 +135,17 @@ def run(cfg: AwsConfig, n: int, latency_s: float, max_in_flight: int) -> dict[st
     client = SlowClient(real, latency_s)
     catalog = GlueCatalog(cfg, client=client, max_in_flight=max_in_flight)
     parts = partitions(n)
+    server0, client0 = cpu_seconds(server_pid), time.process_time()
     start = time.perf_counter()
     catalog.put_partitions(db, "events", parts)
     wall = time.perf_counter() - start
+    client_cpu, server_cpu = time.process_time() - client0, cpu_seconds(server_pid) - server0
     registered = len(GlueCatalog(cfg, client=real).get_partitions(db, "events"))
     if registered != n:
         raise SystemExit(f"bench error: {registered} partitions registered, expected {n}")
     calls = sum(client.calls.values())
-    return {"calls": calls, "wall": wall, "estimate": calls * latency_s, "by_method": dict(client.calls)}
+    return {"calls": calls, "wall": wall, "estimate": calls * latency_s, "by_method": dict(client.calls),
+            "client_cpu": client_cpu, "server_cpu": server_cpu}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,29 +160,72 @@ def main(argv: list[str] | None = None) -> int:
         default="process",
         help="run the ThreadedMotoServer in this process or in a child process (default: process)",
     )
+    p.add_argument("--results", default=str(Path(__file__).parent / "RESULTS.md"), help="append here ('' = don't)")
     args = p.parse_args(argv)
     latency_s = args.latency_ms / 1000
 
-    with moto_server(args.server) as endpoint:
+    with moto_server(args.server) as (endpoint, pid):
         cfg = AwsConfig(endpoint_url=endpoint, region="us-east-1")
-        par = run(cfg, args.partitions, latency_s, args.max_in_flight)
-        seq = None if args.no_baseline else run(cfg, args.partitions, latency_s, 1)
+        par = run(cfg, args.partitions, latency_s, args.max_in_flight, pid)
+        # The same registration with no injected latency: what is left is CPU (botocore on our side, moto on
+        # the other, both on this machine's cores), the floor under any latency.
+        floor = run(cfg, args.partitions, 0.0, args.max_in_flight, pid)
+        seq = None if args.no_baseline else run(cfg, args.partitions, latency_s, 1, pid)
 
-    print(f"partitions          {args.partitions}")
-    print(f"calls               {par['calls']} {par['by_method']} (ceil(n/100) = {math.ceil(args.partitions / 100)})")
-    print(f"latency per call    {args.latency_ms:.0f} ms")
-    print(f"max_in_flight       {args.max_in_flight}")
-    print(f"moto server         {'child process' if args.server == 'process' else 'thread in this process'}")
-    print(f"wall time           {par['wall']:.2f} s")
-    expected = par["calls"] * latency_s / args.max_in_flight
-    print(f"expected            {expected:.2f} s (calls x latency / concurrency = "
-          f"{par['calls']} x {latency_s:g} s / {args.max_in_flight})")  # fmt: skip
-    print(f"measured / expected {par['wall'] / expected:.2f}x")
-    print(f"sequential estimate {par['estimate']:.2f} s (calls x latency)")
+    waves = math.ceil(par["calls"] / args.max_in_flight)  # calls go out max_in_flight at a time
+    expected = waves * latency_s
+    bound = max(expected, floor["wall"])
+    lines = [
+        f"partitions          {args.partitions}",
+        f"calls               {par['calls']} {par['by_method']} (ceil(n/100) = {math.ceil(args.partitions / 100)})",
+        f"latency per call    {args.latency_ms:.0f} ms",
+        f"max_in_flight       {args.max_in_flight}",
+        f"moto server         {'child process' if args.server == 'process' else 'thread in this process'}",
+        f"wall time           {par['wall']:.2f} s",
+        f"latency bound       {expected:.2f} s (ceil(calls / concurrency) x latency = "
+        f"ceil({par['calls']} / {args.max_in_flight}) x {latency_s:g} s)",
+        f"CPU floor           {floor['wall']:.2f} s (the same registration at 0 ms latency; client CPU "
+        f"{floor['client_cpu']:.2f} s, moto CPU {floor['server_cpu']:.2f} s, "
+        f"{(floor['client_cpu'] + floor['server_cpu']) / par['calls'] * 1000:.1f} ms per call, "
+        f"{os.cpu_count()} cores)",
+        f"measured / latency  {par['wall'] / expected:.2f}x" if expected else "measured / latency  n/a (0 ms)",
+        f"measured / max(latency bound, CPU floor) {par['wall'] / bound:.2f}x",
+        f"CPU during the run  client {par['client_cpu']:.2f} s, moto {par['server_cpu']:.2f} s",
+        f"sequential estimate {par['estimate']:.2f} s (calls x latency)",
+    ]
     if seq is not None:
-        print(f"sequential measured {seq['wall']:.2f} s (max_in_flight=1, {seq['calls']} calls)")
-        print(f"speed-up            {seq['wall'] / par['wall']:.1f}x (sequential / parallel wall time)")
+        lines += [
+            f"sequential measured {seq['wall']:.2f} s (max_in_flight=1, {seq['calls']} calls)",
+            f"speed-up            {seq['wall'] / par['wall']:.1f}x (sequential / parallel wall time)",
+        ]
+    print("\n".join(lines))
+    if args.results:
+        append_results(Path(args.results), args, lines)
     return 0
+
+
+def append_results(path: Path, args: argparse.Namespace, lines: list[str]) -> None:
+    """Append this run, with its command, commit and machine, to bench/RESULTS.md."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
+    ).stdout.strip()
+    flags = f"--partitions {args.partitions} --latency-ms {args.latency_ms:g}" + (
+        " --no-baseline" if args.no_baseline else ""
+    )
+    block = [
+        f"\n## Glue registration: {args.partitions:,} partitions, {args.latency_ms:g} ms injected per Glue call",
+        "",
+        f"- command: `.venv/bin/python bench/glue_register.py {flags}` (`make bench`)",
+        f"- commit: {commit}, date: {datetime.date.today()}, machine: {os.cpu_count()} cores; moto server "
+        f"{'in a child process' if args.server == 'process' else 'in this process'} on 127.0.0.1",
+        "",
+        "```",
+        *lines,
+        "```",
+        "",
+    ]
+    with open(path, "a", encoding="utf-8") as f:
+        f.write("\n".join(block))
 
 
 if __name__ == "__main__":

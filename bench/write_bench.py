@@ -1,15 +1,22 @@
-"""Write benchmark: plain partitionBy, the repartition(cols) idiom, DuckDB COPY and `lakeloader run`, in one run.
+"""Write benchmark: plain partitionBy, the repartition(cols) idiom, DuckDB COPY, awswrangler and `lakeloader run`.
 
     .venv/bin/python bench/write_bench.py [--rows 5000000] [--repeat 3] [--work bench/.work]
     .venv/bin/python bench/write_bench.py --scaling [1,2,5,10]   # lakeloader alone at 1, 2, 5, 10 M rows
-
-awswrangler (to_parquet with Glue) is not a contender: every awswrangler release either requires
-pyarrow<26 (constraints.txt pins 26.0.1) or numpy<2 (pyarrow 26 needs numpy>=2), see RESULTS.md.
+    .venv/bin/python bench/write_bench.py --partition-scaling [60,600,3000,6000] [--partition-rows 2000000]
 
 One generated CSV input (date x country = 600 partitions, 60 % of rows on one country), the same
-Spark settings for every contender, each in its own SparkContext with an event log, from which the
-write stage's task durations and the input bytes read are taken. Prints a table and appends it to
-bench/RESULTS.md, and redraws the chart bench/results.png from bench/results.json.
+Spark settings for every Spark contender, each in its own SparkContext with an event log, from which
+the write stage's task durations and the input bytes read are taken. Prints a table and appends it
+to bench/RESULTS.md, and redraws the chart bench/results.png from bench/results.json.
+
+awswrangler (`wr.s3.to_parquet(dataset=True, partition_cols=..., database=..., table=...)`) runs in
+its own venv (bench/requirements-awswrangler.txt; it needs pyarrow < 26, the project pins 26.0.1),
+built on first use under ~/.cache/lakeloader, as a subprocess writing to a moto server (S3 + Glue)
+on 127.0.0.1 that this script starts for each round. If that venv cannot be built (no network), the
+contender is skipped with one line saying why (`--no-awswrangler` skips it on purpose).
+
+`--scaling` runs lakeloader alone over growing inputs at 600 partitions; `--partition-scaling` runs
+it over a fixed number of rows spread over a growing number of days (20 countries a day).
 """
 
 from __future__ import annotations
@@ -17,14 +24,18 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import glob
+import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -32,7 +43,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
-from lakeloader.session import build_session  # noqa: E402
+from lakeloader.session import build_session, s3a_jars  # noqa: E402
 
 SCHEMA = "event_id BIGINT, event_ts TIMESTAMP, user_id STRING, country STRING, amount DECIMAL(12,2), payload STRING"
 COUNTRIES = ["US"] + ["GB", "DE", "FR", "IN", "BR", "JP", "CA", "AU", "MX", "ES", "IT", "NL", "SE", "PL", "KR",
@@ -40,15 +51,15 @@ COUNTRIES = ["US"] + ["GB", "DE", "FR", "IN", "BR", "JP", "CA", "AU", "MX", "ES"
 DAYS = 30
 
 
-def generate(spark, out: Path, rows: int) -> None:
-    """5 M rows ~ 540 MB of CSV: 30 days x 20 countries, 60 % of the rows on US."""
+def generate(spark, out: Path, rows: int, days: int = DAYS) -> None:
+    """5 M rows ~ 540 MB of CSV: `days` (30) days x 20 countries, 60 % of the rows on US."""
     from pyspark.sql import functions as F
 
     others = F.array(*[F.lit(c) for c in COUNTRIES[1:]])
     h = F.pmod(F.xxhash64(F.col("id")), F.lit(1000))
     df = spark.range(rows).select(
         F.col("id").alias("event_id"),
-        (F.lit(dt.datetime(2026, 10, 1).timestamp()) + F.pmod(F.col("id") * 7919, F.lit(DAYS * 86400)))
+        (F.lit(dt.datetime(2026, 10, 1).timestamp()) + F.pmod(F.col("id") * 7919, F.lit(days * 86400)))
         .cast("timestamp")
         .alias("event_ts"),
         F.format_string("u%06d", F.pmod(F.col("id") * 31, F.lit(250000))).alias("user_id"),
@@ -150,14 +161,24 @@ def duckdb_copy(inp: Path, out: Path) -> dict:
     return {"tool": "DuckDB COPY", "wall_s": wall, **na, **files_report(out)}
 
 
-def lakeloader_run(inp: Path, work: Path, events: Path, target_mb: int) -> dict:
+def lakeloader_run(inp: Path, work: Path, events: Path, target_mb: int, endpoint: str | None = None) -> dict:
+    """`lakeloader run` in-process: to the local warehouse and catalog, or to S3 + Glue at a moto `endpoint`."""
     from lakeloader.config import load_config
     from lakeloader.pipeline import RunOptions, run_table
 
     cfg = work / "bench.yaml"
-    cfg.write_text(yaml.safe_dump({
+    target: dict = {
         "warehouse": str(work / "lake"),
         "catalog": {"kind": "local", "path": str(work / "catalog.sqlite")},
+    }
+    if endpoint:
+        target = {
+            "aws": {"region": "us-east-1", "endpoint_url": endpoint},
+            "warehouse": f"s3://{S3_BUCKET}/lake",
+            "catalog": {"kind": "glue"},
+        }
+    cfg.write_text(yaml.safe_dump({
+        **target,
         "tables": {"events": {
             "database": "bench",
             "source": {"path": str(inp), "format": "csv", "options": {"header": True}, "schema": SCHEMA,
@@ -173,12 +194,204 @@ def lakeloader_run(inp: Path, work: Path, events: Path, target_mb: int) -> dict:
     wall = time.monotonic() - t
     app = spark.sparkContext.applicationId
     spark.stop()
-    stats = {"tool": "lakeloader run", "wall_s": wall, **event_stats(events, app)}
-    stats.update(files_report(work / "lake" / "bench" / "events"))
+    stats = {"tool": LAKELOADER_S3 if endpoint else "lakeloader run", "wall_s": wall, **event_stats(events, app)}
+    if endpoint:
+        stats.update(s3_files_report(endpoint, S3_BUCKET, "lake/bench/events/"))
+        stats["glue_partitions"] = glue_partition_count(endpoint, "bench", "events")
+    else:
+        stats.update(files_report(work / "lake" / "bench" / "events"))
     stats["timings"] = summary.manifest.timings_s
     stats["glue_calls"] = math.ceil(len(summary.manifest.partitions) / 100)
     stats["manifest_files"] = summary.manifest.files
     return stats
+
+
+S3_BUCKET = "bench"
+LAKELOADER_S3 = "lakeloader run, S3 + Glue"
+WRANGLER_REQUIREMENTS = ROOT / "bench" / "requirements-awswrangler.txt"
+WRANGLER_SCRIPT = ROOT / "bench" / "awswrangler_contender.py"
+CACHE = Path(os.environ.get("LAKELOADER_CACHE", Path.home() / ".cache" / "lakeloader"))
+FAKE_AWS = {  # a benchmark never reaches AWS: fake keys, no profile or config files, no instance metadata
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def awswrangler_python(venv: Path) -> tuple[Path | None, str]:
+    """The awswrangler venv's python, (re)built when missing or its pins changed; (None, why) if it cannot be."""
+    py = venv / "bin" / "python"
+    stamp = venv / ".lakeloader-requirements.sha256"
+    want = hashlib.sha256(WRANGLER_REQUIREMENTS.read_bytes() + sys.version.encode()).hexdigest()
+    if py.exists() and stamp.exists() and stamp.read_text() == want:
+        return py, f"venv {venv} up to date"
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env.setdefault("PIP_CACHE_DIR", str(CACHE / "pip"))
+    t = time.monotonic()
+    steps = [
+        [sys.executable, "-m", "venv", "--clear", str(venv)],
+        [str(py), "-m", "pip", "install", "--quiet", "--retries", "1", "--timeout", "30",
+         "-r", str(WRANGLER_REQUIREMENTS)],
+        [str(py), "-c", "import awswrangler, pandas, pyarrow, numpy"],
+    ]  # fmt: skip
+    for cmd in steps:
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return None, f"could not build {venv}: {e}"
+        if r.returncode != 0:
+            lines = r.stderr.strip().splitlines()
+            errors = [ln for ln in lines if ln.startswith("ERROR")] or lines or [f"exit {r.returncode}"]
+            return None, f"could not build {venv}: {errors[-1].strip()}"
+    stamp.write_text(want)
+    return py, f"venv {venv} built in {time.monotonic() - t:.0f} s"
+
+
+def moto_server(log: Path) -> tuple[subprocess.Popen, str]:
+    """A fresh moto server (S3 + Glue, in memory) on 127.0.0.1 at a free port, in its own process."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **FAKE_AWS},
+        )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return proc, f"http://127.0.0.1:{port}"
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"moto server did not listen on 127.0.0.1:{port} (log: {log})")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds a process has used so far (Linux /proc), None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def s3_files_report(endpoint: str, bucket: str, prefix: str) -> dict:
+    """files_report over the objects under s3://bucket/prefix on the moto server."""
+    import boto3
+    from botocore.config import Config
+
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                      aws_secret_access_key="testing", config=Config(s3={"addressing_style": "path"}))  # fmt: skip
+    per: dict[str, list[int]] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            key = obj["Key"][len(prefix) :]
+            if not key.endswith(".parquet"):
+                continue
+            parts = [p for p in key.split("/")[:-1] if not p.startswith("_v=")]
+            per.setdefault("/".join(parts), []).append(obj["Size"])
+    files = sum(len(v) for v in per.values())
+    return {"partitions": len(per), "files": files, "max_files_per_partition": max(map(len, per.values()), default=0),
+            "bytes": sum(sum(v) for v in per.values()), "per_partition": per}  # fmt: skip
+
+
+def glue_partition_count(endpoint: str, database: str, table: str) -> int:
+    import boto3
+
+    glue = boto3.client("glue", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                        aws_secret_access_key="testing")  # fmt: skip
+    pages = glue.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=table)
+    return sum(len(page["Partitions"]) for page in pages)
+
+
+REQUEST = re.compile(r'"(?:\x1b\[[0-9;]*m)*(HEAD|GET|PUT|POST|DELETE) (\S+) HTTP')
+
+
+def request_counts(log: Path, bucket: str = S3_BUCKET) -> dict[str, int]:
+    """HTTP requests in a moto server's access log, by kind (S3 LIST told apart from GET; Glue calls are POST /)."""
+    counts: Counter = Counter()
+    for line in log.read_text(errors="replace").splitlines():
+        m = REQUEST.search(line)
+        if m is None:
+            continue
+        method, path = m.groups()
+        if path == "/" or path.startswith("/?"):
+            kind = "Glue/STS"
+        elif method == "GET" and re.match(rf"/{bucket}/?(\?|$)", path):
+            kind = "S3 LIST"
+        else:
+            kind = f"S3 {method}"
+        counts[kind] += 1
+    return dict(sorted(counts.items()))
+
+
+@contextmanager
+def moto_round(work: Path, name: str):
+    """A fresh moto server with its own access log; fills moto_cpu_s and requests into the yielded dict on exit."""
+    log = work / f"moto-{name}.log"
+    log.unlink(missing_ok=True)
+    server, endpoint = moto_server(log)
+    out: dict = {"endpoint": endpoint}
+    cpu0 = cpu_seconds(server.pid)
+    try:
+        yield out
+    finally:
+        cpu1 = cpu_seconds(server.pid)
+        server.terminate()
+        server.wait(timeout=30)
+    out["moto_cpu_s"] = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
+    out["requests"] = request_counts(log)
+
+
+def lakeloader_s3(inp: Path, work: Path, events: Path, target_mb: int) -> dict:
+    """`lakeloader run` writing through s3a to a fresh moto server (S3 + Glue), as awswrangler does."""
+    import boto3
+
+    with moto_round(work, "lakeloader") as moto:
+        boto3.client("s3", endpoint_url=moto["endpoint"]).create_bucket(Bucket=S3_BUCKET)
+        stats = lakeloader_run(inp, work, events, target_mb, endpoint=moto["endpoint"])
+    return {**stats, "moto_cpu_s": moto["moto_cpu_s"], "requests": moto["requests"]}
+
+
+def awswrangler_write(python: Path, inp: Path, work: Path) -> dict:
+    """One awswrangler run in its venv against a fresh moto server; files and Glue partitions counted here."""
+    bucket, prefix, database, table = S3_BUCKET, "awswrangler/events/", "bench", "events"
+    with moto_round(work, "awswrangler") as moto:
+        endpoint = moto["endpoint"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTHON", "VIRTUAL_ENV"))}
+        env.update(FAKE_AWS)
+        env.update({f"AWS_ENDPOINT_URL{s}": endpoint for s in ("", "_S3", "_GLUE", "_STS")})
+        cmd = [str(python), str(WRANGLER_SCRIPT), "--input", str(inp), "--path", f"s3://{bucket}/{prefix}",
+               "--database", database, "--table", table]  # fmt: skip
+        t = time.monotonic()
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        process_s = time.monotonic() - t
+        if r.returncode != 0:
+            tail = (r.stderr.strip().splitlines() or r.stdout.strip().splitlines() or [f"exit {r.returncode}"])[-1]
+            raise RuntimeError(f"awswrangler contender failed: {tail}")
+        inside = json.loads(r.stdout.strip().splitlines()[-1])
+        files = s3_files_report(endpoint, bucket, prefix)
+        registered = glue_partition_count(endpoint, database, table)
+    na = {"input_bytes_read": None, "write_tasks": None, "max_task_s": None, "median_task_s": None}
+    return {
+        "tool": "awswrangler + Glue", "wall_s": inside["wall_s"], **na, **files,
+        "process_s": process_s, "read_s": inside["read_s"], "to_parquet_s": inside["write_s"],
+        "glue_partitions": registered, "calls": inside["calls"], "peak_rss_mib": inside["peak_rss_mib"],
+        "versions": inside["versions"], "glue_types": inside.get("glue_types"),
+        "moto_cpu_s": moto["moto_cpu_s"], "requests": moto["requests"],
+    }  # fmt: skip
+
+
+def requests_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {n:,}" for k, n in counts.items()) + f" ({sum(counts.values()):,} in all)"
 
 
 def fmt_opt(v, spec: str) -> str:
@@ -192,14 +405,15 @@ def commit_and_machine() -> tuple[str, str]:
     return commit, f"{os.cpu_count()} cores, local[*], same Spark settings"
 
 
-def generate_input(work: Path, rows: int) -> tuple[Path, int]:
+def generate_input(work: Path, rows: int, days: int = DAYS) -> tuple[Path, int]:
     inp = work / "input"
     shutil.rmtree(inp, ignore_errors=True)
     spark = build_session("bench-generate", local=True)
-    generate(spark, inp, rows)
+    generate(spark, inp, rows, days)
     spark.stop()
     src_bytes = sum(f.stat().st_size for f in inp.glob("*.csv"))
-    print(f"input: {rows:,} rows, {src_bytes / 2**20:.0f} MiB CSV", flush=True)
+    mib = src_bytes / 2**20
+    print(f"input: {rows:,} rows, {mib:.0f} MiB CSV, {days} days x {len(COUNTRIES)} countries", flush=True)
     for f in inp.glob("*.csv"):  # warm the page cache so every contender reads from memory
         f.read_bytes()
     return inp, src_bytes
@@ -222,24 +436,24 @@ def save_json(path: Path, key: str, value) -> dict:
 
 
 def draw_chart(data: dict, out: Path) -> None:
-    """Left: median wall time per tool (ratio to plain Spark on the bar). Right: lakeloader time vs rows."""
+    """Median wall time per tool (ratio to plain Spark on the bar); lakeloader time vs rows; vs partitions."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    compare, scaling = data.get("compare"), data.get("scaling")
-    panels = [p for p in (compare, scaling) if p]
+    compare, scaling, by_parts = data.get("compare"), data.get("scaling"), data.get("partition_scaling")
+    panels = [p for p in (compare, scaling, by_parts) if p]
     if not panels:
         return
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.4), squeeze=False)
     axes = list(axes[0])
     if compare:
         ax = axes.pop(0)
         tools = compare["tools"]
         names = [t["tool"] for t in tools][::-1]
         walls = [t["wall_s"] for t in tools][::-1]
-        colors = ["tab:orange" if n == "lakeloader run" else "tab:gray" for n in names]
+        colors = ["tab:orange" if n.startswith("lakeloader") else "tab:gray" for n in names]
         bars = ax.barh(names, walls, color=colors)
         plain = next(t["wall_s"] for t in tools if t["tool"] == "plain partitionBy")
         files = [t["files"] for t in tools][::-1]
@@ -265,7 +479,27 @@ def draw_chart(data: dict, out: Path) -> None:
         ax.set_ylabel("wall time, s")
         ax.set_xlim(0, max(rows) * 1.25)
         ax.set_ylim(0, max(walls + ref) * 1.15)
-        ax.set_title("lakeloader scaling (below the dashed line = better than linear)", fontsize=10)
+        ax.set_title("lakeloader vs input size (below the dashed line = better than linear)", fontsize=10)
+        ax.legend(fontsize=8, loc="upper left")
+        ax.spines[["top", "right"]].set_visible(False)
+    if by_parts:
+        ax = axes.pop(0)
+        pts = by_parts["points"]
+        parts = [p["partitions"] for p in pts]
+        walls = [p["wall_s"] for p in pts]
+        a, b = by_parts["fit"]
+        ax.plot(parts, walls, "o-", color="tab:orange", label="lakeloader run")
+        span = [0, max(parts) * 1.05]
+        ax.plot(span, [a + b * x for x in span], "--", color="tab:gray",
+                label=f"least-squares line: {a:.1f} s + {b * 1000:.2f} s / 1000 partitions")  # fmt: skip
+        for x, w, p in zip(parts, walls, pts):
+            ax.annotate(f"{p['files']} files, {p['glue_calls']} Glue calls", (x, w), textcoords="offset points",
+                        xytext=(4, -12), fontsize=8)  # fmt: skip
+        ax.set_xlabel(f"partitions (days x 20 countries), {pts[0]['rows'] / 1e6:g} M rows each")
+        ax.set_ylabel("wall time, s")
+        ax.set_xlim(0, max(parts) * 1.3)
+        ax.set_ylim(0, max(walls + [a + b * span[1]]) * 1.15)
+        ax.set_title("lakeloader vs partition count (on the dashed line = linear)", fontsize=10)
         ax.legend(fontsize=8, loc="upper left")
         ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
@@ -328,45 +562,127 @@ def scaling_series(args, sizes_m: list[float]) -> int:
     return 0
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rows", type=int, default=5_000_000)
-    p.add_argument("--work", default=str(ROOT / "bench" / ".work"))
-    p.add_argument("--target-mb", type=int, default=256)
-    p.add_argument("--results", default=str(ROOT / "bench" / "RESULTS.md"))
-    p.add_argument("--json", default=str(ROOT / "bench" / "results.json"), help="last numbers, the chart's data")
-    p.add_argument("--chart", default=str(ROOT / "bench" / "results.png"))
-    p.add_argument("--repeat", type=int, default=3, help="rounds, contenders interleaved; wall time is the median")
-    p.add_argument(
-        "--scaling",
-        nargs="?",
-        const="1,2,5,10",
-        metavar="M,M,...",
-        help="run lakeloader alone at these sizes in millions of rows (default 1,2,5,10) instead",
-    )
-    args = p.parse_args()
-    if args.scaling:
-        return scaling_series(args, [float(x) for x in args.scaling.split(",")])
+def linear_fit(xs: list[float], ys: list[float]) -> tuple[float, float]:
+    """Least-squares a, b of y = a + b x."""
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    var = sum((x - mx) ** 2 for x in xs)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var if var else 0.0
+    return my - b * mx, b
+
+
+def partition_scaling_series(args, counts: list[int]) -> int:
+    """lakeloader alone on the same number of rows spread over more and more partitions (days x 20 countries)."""
     work = Path(args.work)
     shutil.rmtree(work, ignore_errors=True)
     events = work / "events"
+    rows = args.partition_rows
+    points = []
+    for i, target in enumerate(counts):
+        inp, src_bytes = generate_input(work, rows, days=target // len(COUNTRIES))
+        if i == 0:  # warm-up, not recorded: the first run in a process pays JVM start-up and JIT
+            reset_lakeloader(work)
+            lakeloader_run(inp, work, events, args.target_mb)
+        reset_lakeloader(work)
+        r = lakeloader_run(inp, work, events, args.target_mb)
+        points.append({
+            "rows": rows, "mib": src_bytes / 2**20, "days": target // len(COUNTRIES), "wall_s": r["wall_s"],
+            "files": r["files"], "partitions": r["partitions"], "glue_calls": r["glue_calls"],
+            "timings": r["timings"],
+        })  # fmt: skip
+        print(f"{r['partitions']} partitions: {r['wall_s']:.1f}s, {r['files']} files, {r['glue_calls']} Glue calls",
+              flush=True)  # fmt: skip
+        if r["partitions"] != target:
+            print(f"warning: {r['partitions']} partitions written, {target} expected", flush=True)
+    a, b = linear_fit([p["partitions"] for p in points], [p["wall_s"] for p in points])
+    commit, machine = commit_and_machine()
+    lines = ["| partitions | days | wall s | s per 1000 partitions | marginal s per 1000 (from previous) | "
+             "linear fit s | write s | audit s | register s | files | files/partition | Glue calls |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    prev = None
+    for p in points:
+        t = p["timings"]
+        marginal = ""
+        if prev is not None:
+            marginal = f"{(p['wall_s'] - prev['wall_s']) / (p['partitions'] - prev['partitions']) * 1000:.2f}"
+        lines.append(
+            f"| {p['partitions']} | {p['days']} | {p['wall_s']:.1f} | {p['wall_s'] / p['partitions'] * 1000:.2f} | "
+            f"{marginal} | {a + b * p['partitions']:.1f} | {t.get('write', 0):.1f} | {t.get('audit', 0):.1f} | "
+            f"{t.get('register', 0):.2f} | {p['files']} | {p['files'] / p['partitions']:.2f} | {p['glue_calls']} |"
+        )  # fmt: skip
+        prev = p
+    arg = ",".join(str(c) for c in counts)
+    worst = max(abs(p["wall_s"] - (a + b * p["partitions"])) for p in points)
+    block = "\n".join([
+        f"\n## Scaling: lakeloader run alone at {arg} partitions, {rows:,} rows",
+        "",
+        f"- command: `.venv/bin/python bench/write_bench.py --partition-scaling {arg} --partition-rows {rows}` "
+        "(`make bench`)",
+        f"- commit: {commit}, date: {dt.date.today()}, machine: {machine}; one round per count, after one "
+        "unrecorded warm-up run on the first; the same rows spread over count / 20 days x 20 countries "
+        f"({points[0]['mib']:.0f}-{points[-1]['mib']:.0f} MiB CSV), 60 % of rows on one country",
+        "- Glue calls: ceil(partitions / 100) from the run manifest (batch_create_partition takes 100)",
+        f"- least-squares line: wall = {a:.1f} s + {b * 1000:.2f} s per 1000 partitions; largest distance from it "
+        f"{worst:.1f} s. Linear growth shows as a steady marginal cost; a quadratic term as a marginal cost that "
+        "climbs with the count",
+        "",
+        *lines,
+        "",
+    ])  # fmt: skip
+    print(block)
+    with open(args.results, "a", encoding="utf-8") as f:
+        f.write(block)
+    data = save_json(Path(args.json), "partition_scaling", {"points": points, "commit": commit, "fit": [a, b]})
+    draw_chart(data, Path(args.chart))
+    return 0
+
+
+def compare(args) -> int:
+    """The interleaved rounds of every contender on one input; medians into RESULTS.md, results.json, the chart."""
+    work = Path(args.work)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    events = work / "events"
+    wrangler, wrangler_note = None, "skipped (--no-awswrangler)"
+    if not args.no_awswrangler:
+        wrangler, wrangler_note = awswrangler_python(Path(args.awswrangler_venv))
+        print(f"awswrangler: {wrangler_note}" if wrangler else f"awswrangler: skipped, {wrangler_note}", flush=True)
     inp, src_bytes = generate_input(work, args.rows)
 
-    rounds = []
+    contenders = [
+        ("plain partitionBy", lambda: spark_idiom("plain partitionBy", inp, work / "plain", events, repartition=False)),
+        ("repartition(cols)", lambda: spark_idiom("repartition(cols)", inp, work / "repartition", events, True)),
+        ("DuckDB COPY", lambda: duckdb_copy(inp, work / "duckdb")),
+        ("awswrangler + Glue", lambda: awswrangler_write(wrangler, inp, work)),
+        ("lakeloader run", lambda: lakeloader_run(inp, work, events, args.target_mb)),
+        (LAKELOADER_S3, lambda: lakeloader_s3(inp, work, events, args.target_mb)),
+    ]
+    if wrangler is None:
+        contenders = [c for c in contenders if c[0] != "awswrangler + Glue"]
+    s3_note = "" if s3a_jars() else "not run: the s3a jars are missing (`make jars`)"
+    if s3_note or args.no_awswrangler:
+        s3_note = s3_note or "not run (--no-awswrangler: it is awswrangler's like-for-like)"
+        contenders = [c for c in contenders if c[0] != LAKELOADER_S3]
+    rounds: list[dict[str, dict]] = []
     for n in range(args.repeat):
         for d in ("plain", "repartition"):
             shutil.rmtree(work / d, ignore_errors=True)
         reset_lakeloader(work)
-        rounds.append([
-            spark_idiom("plain partitionBy", inp, work / "plain", events, repartition=False),
-            spark_idiom("repartition(cols)", inp, work / "repartition", events, repartition=True),
-            duckdb_copy(inp, work / "duckdb"),
-            lakeloader_run(inp, work, events, args.target_mb),
-        ])  # fmt: skip
-        print(f"round {n + 1}: " + ", ".join(f"{r['tool']} {r['wall_s']:.1f}s" for r in rounds[-1]), flush=True)
-    results = rounds[-1]
-    for i, r in enumerate(results):
-        r["walls"] = [rd[i]["wall_s"] for rd in rounds]
+        done: dict[str, dict] = {}
+        for name, fn in list(contenders):
+            try:
+                done[name] = fn()
+            except RuntimeError as e:
+                if name != "awswrangler + Glue":
+                    raise
+                print(f"awswrangler: dropped from every round, {e}", flush=True)
+                wrangler_note = f"failed in round {n + 1}: {e}"
+                contenders = [c for c in contenders if c[0] != name]
+        rounds.append(done)
+        print(f"round {n + 1}: " + ", ".join(f"{k} {r['wall_s']:.1f}s" for k, r in done.items()), flush=True)
+    names = [name for name, _ in contenders]
+    results = [rounds[-1][name] for name in names]
+    for r in results:
+        r["walls"] = [rd[r["tool"]]["wall_s"] for rd in rounds]
         r["wall_s"] = statistics.median(r["walls"])
     plain = results[0]["wall_s"]
     idiom = results[1]["wall_s"]
@@ -391,17 +707,60 @@ def main() -> int:
         lines.append("| " + " | ".join(cells) + " |")
     commit, machine = commit_and_machine()
     lakeloader_timings = ", ".join(f"{k} {v:.1f}s" for k, v in lake["timings"].items())
+    wr = next((r for r in results if r["tool"] == "awswrangler + Glue"), None)
+    if wr is None:
+        wrangler_lines = [f"- awswrangler + Glue: not run: {wrangler_note}"]
+    else:
+        by_round = [rd["awswrangler + Glue"] for rd in rounds]
+        v = wr["versions"]
+        glue_ok = all(rd["glue_partitions"] == rd["partitions"] for rd in by_round)
+        calls = ", ".join(f"{k} {n}" for k, n in wr["calls"].items())
+        wrangler_lines = [
+            f"- awswrangler + Glue: awswrangler {v['awswrangler']}, pandas {v['pandas']}, pyarrow {v['pyarrow']}, "
+            f"numpy {v['numpy']} in its own venv (bench/requirements-awswrangler.txt); `wr.s3.to_parquet(df, "
+            "dataset=True, partition_cols=['dt', 'country'], database=..., table=..., mode='overwrite_partitions')` "
+            "and `concurrent_partitioning=True` (its faster setting; off by default), after "
+            "`pd.read_csv(engine='pyarrow')` of the same CSV files and dt derived with "
+            "`strftime('%Y-%m-%d')`. One pandas process; "
+            "it writes to a moto server (S3 + Glue) on 127.0.0.1 over HTTP, not to local disk, so every S3 PUT "
+            "and moto's own CPU (same 2 cores) are in its time; a fresh server each round",
+            "- awswrangler times: wall s = read + derive + to_parquet (with Glue registration), timed inside the "
+            "process after its imports, like the Spark contenders after their session starts; per round "
+            + " / ".join(f"read {x['read_s']:.1f} + to_parquet {x['to_parquet_s']:.1f}" for x in by_round)
+            + "; the whole process, with interpreter start, imports and bucket and database set-up, "
+            + " / ".join(f"{x['process_s']:.1f}" for x in by_round)
+            + " s; the moto server's CPU during the run "
+            + " / ".join(fmt_opt(x["moto_cpu_s"], ".1f") for x in by_round)
+            + f" s; peak RSS {wr['peak_rss_mib']:.0f} MiB",
+            f"- awswrangler Glue partitions registered: {' / '.join(str(x['glue_partitions']) for x in by_round)} "
+            f"(partitions written {wr['partitions']}: {'equal' if glue_ok else 'NOT EQUAL'}); AWS calls of one "
+            f"round: {calls}; HTTP requests the moto server logged: {requests_text(wr['requests'])}",
+        ]
+    s3 = next((r for r in results if r["tool"] == LAKELOADER_S3), None)
+    if s3 is None:
+        s3_lines = [f"- {LAKELOADER_S3}: {s3_note}"]
+    else:
+        by_round = [rd[LAKELOADER_S3] for rd in rounds]
+        s3_lines = [
+            f"- {LAKELOADER_S3}: the same `lakeloader run` with `warehouse: s3://bench/lake`, "
+            "`catalog: {kind: glue}` and `aws.endpoint_url` at a fresh moto server per round (Spark through s3a, "
+            "DuckDB audit through httpfs), awswrangler's like-for-like target; moto server CPU during the run "
+            + " / ".join(fmt_opt(x["moto_cpu_s"], ".1f") for x in by_round)
+            + f" s; Glue partitions registered {' / '.join(str(x['glue_partitions']) for x in by_round)}; "
+            + f"HTTP requests of one round: {requests_text(s3['requests'])}; stages "
+            + ", ".join(f"{k} {v:.1f}s" for k, v in s3["timings"].items()),
+        ]
     block = "\n".join([
         f"\n## Write: {args.rows:,} rows, {src_bytes / 2**20:.0f} MiB CSV, {results[0]['partitions']} partitions, "
         f"60 % of rows on one country",
         "",
         f"- command: `.venv/bin/python bench/write_bench.py --rows {args.rows} --repeat {args.repeat}` (`make bench`)",
-        f"- commit: {commit}, date: {dt.date.today()}, machine: {machine}",
+        f"- commit: {commit}, date: {dt.date.today()}, machine: {machine}; contenders interleaved in each round",
         f"- lakeloader stages: {lakeloader_timings}",
         "- DuckDB: single process, all cores, `COPY (SELECT ... FROM read_csv(...)) TO ... PARTITION_BY (dt, country)`;"
         " task skew and input bytes are Spark event-log figures (n/a)",
-        "- awswrangler + Glue: not run. awswrangler >= 3.1.1 requires pyarrow < 26 (constraints.txt pins 26.0.1);"
-        " 3.1.0 installs but requires numpy < 2, which pyarrow 26 refuses to import with",
+        *wrangler_lines,
+        *s3_lines,
         "",
         *lines,
         "",
@@ -410,12 +769,72 @@ def main() -> int:
     with open(args.results, "a", encoding="utf-8") as f:
         f.write(block)
     keep = ("tool", "wall_s", "walls", "files", "partitions", "max_files_per_partition")
+    extra = (
+        "process_s",
+        "read_s",
+        "to_parquet_s",
+        "moto_cpu_s",
+        "glue_partitions",
+        "calls",
+        "versions",
+        "glue_types",
+        "requests",
+        "timings",
+    )
     data = save_json(Path(args.json), "compare", {
         "rows": args.rows, "partitions": results[0]["partitions"], "commit": commit,
-        "tools": [{k: r[k] for k in keep} for r in results],
+        "tools": [{k: r[k] for k in keep + extra if k in r} for r in results],
     })  # fmt: skip
     draw_chart(data, Path(args.chart))
     return 0
+
+
+def csv_ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",")]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rows", type=int, default=5_000_000)
+    p.add_argument("--work", default=str(ROOT / "bench" / ".work"))
+    p.add_argument("--target-mb", type=int, default=256)
+    p.add_argument("--results", default=str(ROOT / "bench" / "RESULTS.md"))
+    p.add_argument("--json", default=str(ROOT / "bench" / "results.json"), help="last numbers, the chart's data")
+    p.add_argument("--chart", default=str(ROOT / "bench" / "results.png"))
+    p.add_argument("--repeat", type=int, default=3, help="rounds, contenders interleaved; wall time is the median")
+    p.add_argument(
+        "--awswrangler-venv",
+        default=str(CACHE / "bench-venv-awswrangler"),
+        help="venv for the awswrangler contender, built from bench/requirements-awswrangler.txt when missing",
+    )
+    p.add_argument("--no-awswrangler", action="store_true", help="leave the awswrangler contender out")
+    p.add_argument(
+        "--scaling",
+        nargs="?",
+        const="1,2,5,10",
+        metavar="M,M,...",
+        help="run lakeloader alone at these sizes in millions of rows (default 1,2,5,10) instead",
+    )
+    p.add_argument(
+        "--partition-scaling",
+        nargs="?",
+        const="60,600,3000,6000",
+        metavar="P,P,...",
+        help="run lakeloader alone at these partition counts (multiples of 20: days x 20 countries; "
+        "default 60,600,3000,6000) over --partition-rows rows instead",
+    )
+    p.add_argument("--partition-rows", type=int, default=2_000_000, help="rows of each --partition-scaling input")
+    args = p.parse_args()
+    # Before the first JVM starts (it keeps the environment it starts with): s3a, boto3 and DuckDB read these.
+    os.environ.update(FAKE_AWS)
+    if args.scaling:
+        return scaling_series(args, [float(x) for x in args.scaling.split(",")])
+    if args.partition_scaling:
+        counts = csv_ints(args.partition_scaling)
+        if any(c < len(COUNTRIES) or c % len(COUNTRIES) for c in counts):
+            p.error(f"--partition-scaling: each count must be a multiple of {len(COUNTRIES)} (days x countries)")
+        return partition_scaling_series(args, counts)
+    return compare(args)
 
 
 if __name__ == "__main__":
