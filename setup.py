@@ -23,7 +23,8 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=8", "chispa>=0.10", "moto[server]>=5", "ruff>=0.5"],
-        # awswrangler is left out: every release needs pyarrow<26 or numpy<2 (see bench/RESULTS.md).
+        # awswrangler, a bench contender, gets a venv of its own (bench/requirements-awswrangler.txt):
+        # every release needs pyarrow<26 or numpy<2, and this project pins pyarrow 26.
         "bench": ["matplotlib>=3.8"],
     },
     entry_points={"console_scripts": ["lakeloader=lakeloader.cli:main"]},

@@ -34,8 +34,7 @@ os.environ.pop("AWS_PROFILE", None)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from lakeloader import aws  # noqa: E402
-from lakeloader.catalog.glue import GlueCatalog  # noqa: E402
+from lakeloader.catalog.glue import GlueCatalog, glue_client  # noqa: E402
 from lakeloader.catalog.tables import partition_input, table_input  # noqa: E402
 from lakeloader.config import AwsConfig, CatalogConfig  # noqa: E402
 
@@ -128,7 +127,7 @@ def cpu_seconds(pid: Any) -> float:
 
 def run(cfg: AwsConfig, n: int, latency_s: float, max_in_flight: int, server_pid: Any = None) -> dict[str, Any]:
     """Register n partitions into a fresh table; wall time, calls and CPU (ours, the server's) of put_partitions."""
-    real = aws.client("glue", cfg, pool_size=max_in_flight)
+    real = glue_client(cfg, max_in_flight)  # the client GlueCatalog makes for itself
     db = f"bench_{uuid.uuid4().hex[:8]}"
     real.create_database(DatabaseInput={"Name": db})
     real.create_table(DatabaseName=db, TableInput=table_input("events", COLUMNS, KEYS, "s3://bench/events"))

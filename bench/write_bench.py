@@ -554,11 +554,15 @@ def scaling_series(args, sizes_m: list[float]) -> int:
         *lines,
         "",
     ])  # fmt: skip
+    return record(args, block, "scaling", {"points": points, "commit": commit})
+
+
+def record(args, block: str, key: str, value: dict) -> int:
+    """Print a results block, append it to RESULTS.md, keep its numbers in results.json and redraw the chart."""
     print(block)
     with open(args.results, "a", encoding="utf-8") as f:
         f.write(block)
-    data = save_json(Path(args.json), "scaling", {"points": points, "commit": commit})
-    draw_chart(data, Path(args.chart))
+    draw_chart(save_json(Path(args.json), key, value), Path(args.chart))
     return 0
 
 
@@ -628,12 +632,7 @@ def partition_scaling_series(args, counts: list[int]) -> int:
         *lines,
         "",
     ])  # fmt: skip
-    print(block)
-    with open(args.results, "a", encoding="utf-8") as f:
-        f.write(block)
-    data = save_json(Path(args.json), "partition_scaling", {"points": points, "commit": commit, "fit": [a, b]})
-    draw_chart(data, Path(args.chart))
-    return 0
+    return record(args, block, "partition_scaling", {"points": points, "commit": commit, "fit": [a, b]})
 
 
 def compare(args) -> int:
@@ -765,9 +764,6 @@ def compare(args) -> int:
         *lines,
         "",
     ])  # fmt: skip
-    print(block)
-    with open(args.results, "a", encoding="utf-8") as f:
-        f.write(block)
     keep = ("tool", "wall_s", "walls", "files", "partitions", "max_files_per_partition")
     extra = (
         "process_s",
@@ -781,12 +777,10 @@ def compare(args) -> int:
         "requests",
         "timings",
     )
-    data = save_json(Path(args.json), "compare", {
+    return record(args, block, "compare", {
         "rows": args.rows, "partitions": results[0]["partitions"], "commit": commit,
         "tools": [{k: r[k] for k in keep + extra if k in r} for r in results],
     })  # fmt: skip
-    draw_chart(data, Path(args.chart))
-    return 0
 
 
 def csv_ints(text: str) -> list[int]:

@@ -8,10 +8,10 @@ from collections import Counter
 from typing import Any, Callable
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 
 from lakeloader import aws
-from lakeloader.catalog.glue import GlueCatalog, RetryPolicy
+from lakeloader.catalog.glue import GlueCatalog, RetryPolicy, glue_client
 from lakeloader.catalog.tables import partition_input, table_input
 from lakeloader.config import AwsConfig, parse_config
 from lakeloader.errors import CatalogError, ConfigError
@@ -57,7 +57,7 @@ def item_error(values: list[str], code: str, message: str) -> dict:
 
 @pytest.fixture
 def real(moto_endpoint):
-    return aws.client("glue", AwsConfig(endpoint_url=moto_endpoint, region="us-east-1"))
+    return glue_client(AwsConfig(endpoint_url=moto_endpoint, region="us-east-1"))  # the client GlueCatalog makes
 
 
 @pytest.fixture
@@ -293,6 +293,16 @@ def test_get_table_returns_only_table_input_keys(real, db):
     assert set(got) <= set(real.meta.service_model.shape_for("TableInput").members)
     assert not {"DatabaseName", "CreateTime", "CatalogId", "VersionId"} & set(got)
     catalog.update_table(db, got)  # what get_table returns is a valid TableInput
+
+
+def test_a_wrongly_built_partition_input_is_refused_before_any_call(real, db):
+    # GlueCatalog's client (`real` here) skips botocore's per-call validation; the first request of a put is checked.
+    catalog, client = glue(real)
+    bad = parts(3)
+    bad[0] = {**bad[0], "Values": ["d0", 7]}  # a non-string value
+    with pytest.raises(ParamValidationError, match="PartitionInputList"):
+        catalog.put_partitions(db, "events", bad)
+    assert sum(client.calls.values()) == 0 and registered(real, db) == Counter()
 
 
 def test_aws_client_config(moto_endpoint):

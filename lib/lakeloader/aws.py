@@ -31,10 +31,11 @@ THROTTLING_CODES = frozenset(
 )
 
 
-def client(service: str, aws: AwsConfig, pool_size: int = 10) -> Any:
+def client(service: str, aws: AwsConfig, pool_size: int = 10, validate: bool = True) -> Any:
     """A boto3 client for `service` with the configured region, endpoint, profile and retry policy.
 
-    `pool_size` bounds the HTTP connections; callers with N calls in flight pass at least N.
+    `pool_size` bounds the HTTP connections; callers with N calls in flight pass at least N. `validate=False`
+    skips botocore's per-call parameter validation, for callers that validate a batch's shape themselves.
     """
     try:
         # A fresh Session per client: boto3's default session is not thread-safe to create clients from.
@@ -44,6 +45,7 @@ def client(service: str, aws: AwsConfig, pool_size: int = 10) -> Any:
     config = BotoConfig(
         retries={"mode": aws.retry_mode, "total_max_attempts": aws.max_attempts},
         max_pool_connections=max(pool_size, 10),
+        parameter_validation=validate,
     )
     return session.client(service, region_name=aws.region, endpoint_url=aws.endpoint_url or None, config=config)
 
