@@ -446,7 +446,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         ("glue", f"{plan.glue_calls:,} BatchCreatePartition calls"
                  + (f" (partition projection) + {plan.manifest_puts:,} manifest PUTs" if plan.manifest_puts else "")
                  + f", ~{plan.glue_seconds:.1f} s at {a.glue_latency_ms:g} ms/call, "
-                 f"{config.catalog.max_in_flight} in flight"),
+                 f"{config.catalog.max_in_flight} in flight, {a.glue_cpu_ms_per_call:g} ms driver CPU/call"),
         ("validation", f"{plan.validation_queries} queries, ~{_bytes(plan.validation_bytes_scanned)} scanned, "
                        f"~${plan.validation_usd:,.2f} at ${a.athena_usd_per_tb:g}/TB"),
         ("compute", f"{plan.core_hours:,.0f} core-hours at {a.mb_per_core_s:g} MB/core/s"),

@@ -28,6 +28,9 @@ class Assumptions:
     parquet_ratio: float = 0.45  # Parquet bytes per input byte (CSV -> snappy Parquet, demo data)
     mb_per_core_s: float = 16.0  # input MB per core-second: 583 MB in 18.2 s on 2 cores (5 M-row bench)
     glue_latency_ms: float = 100.0  # per Glue batch call
+    # Driver CPU to build, serialize and parse one 100-partition batch (botocore, under one GIL): the floor
+    # under the registration time however many calls are in flight (bench/RESULTS.md, glue_register.py).
+    glue_cpu_ms_per_call: float = 10.0
     athena_usd_per_tb: float = 5.0  # list price at time of writing; check the current one
     vcpus_per_node: int = 8  # r5.2xlarge core nodes (conf/emr defaults)
     node_usd_per_hour: float = 0.63  # r5.2xlarge EC2 (0.504) + EMR (0.126) on-demand, us-east-1, to check
@@ -107,7 +110,10 @@ def make_plan(
         shuffle_bytes=shuffle,
         write_tasks=max(1, math.ceil(shuffle / layout.advisory_bytes)),
         glue_calls=glue_calls,
-        glue_seconds=(glue_calls + puts) * a.glue_latency_ms / 1000 / config.catalog.max_in_flight,
+        glue_seconds=max(
+            (glue_calls + puts) * a.glue_latency_ms / 1000 / config.catalog.max_in_flight,
+            glue_calls * a.glue_cpu_ms_per_call / 1000,
+        ),
         manifest_puts=puts,
         validation_queries=2,
         validation_bytes_scanned=scanned,
