@@ -15,8 +15,6 @@ import logging
 import math
 import multiprocessing
 import os
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -32,8 +30,9 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.pop("AWS_PROFILE", None)
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+sys.path[:0] = [os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", d) for d in ("lib", "")]
 
+from bench.common import cpu_seconds, free_port, git_commit, wait_for_port  # noqa: E402
 from lakeloader.catalog.glue import GlueCatalog, glue_client  # noqa: E402
 from lakeloader.catalog.tables import partition_input, table_input  # noqa: E402
 from lakeloader.config import AwsConfig, CatalogConfig  # noqa: E402
@@ -61,12 +60,6 @@ class SlowClient:
         return call
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def serve_moto(port: int, stop: Any) -> None:
     """Run a ThreadedMotoServer until `stop` is set (the body of the --server process mode)."""
     from moto.server import ThreadedMotoServer
@@ -88,21 +81,12 @@ def moto_server(mode: str) -> Iterator[tuple[str, Any]]:
     worker = runner(target=serve_moto, args=(port, stop), daemon=True)
     worker.start()
     try:
-        wait_for_port(port)
+        if not wait_for_port(port, 20.0):
+            raise SystemExit(f"bench error: moto server did not listen on port {port} within 20 s")
         yield f"http://127.0.0.1:{port}", getattr(worker, "pid", None)
     finally:
         stop.set()
         worker.join(timeout=10)
-
-
-def wait_for_port(port: int, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise SystemExit(f"bench error: moto server did not listen on port {port} within {timeout_s:.0f} s")
 
 
 def partitions(n: int) -> list[dict[str, Any]]:
@@ -116,15 +100,6 @@ def partitions(n: int) -> list[dict[str, Any]]:
     return out
 
 
-def cpu_seconds(pid: Any) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc; 0.0 where that cannot be read)."""
-    try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def run(cfg: AwsConfig, n: int, latency_s: float, max_in_flight: int, server_pid: Any = None) -> dict[str, Any]:
     """Register n partitions into a fresh table; wall time, calls and CPU (ours, the server's) of put_partitions."""
     real = glue_client(cfg, max_in_flight)  # the client GlueCatalog makes for itself
@@ -134,11 +109,11 @@ def run(cfg: AwsConfig, n: int, latency_s: float, max_in_flight: int, server_pid
     client = SlowClient(real, latency_s)
     catalog = GlueCatalog(cfg, client=client, max_in_flight=max_in_flight)
     parts = partitions(n)
-    server0, client0 = cpu_seconds(server_pid), time.process_time()
+    server0, client0 = cpu_seconds(server_pid) or 0.0, time.process_time()
     start = time.perf_counter()
     catalog.put_partitions(db, "events", parts)
     wall = time.perf_counter() - start
-    client_cpu, server_cpu = time.process_time() - client0, cpu_seconds(server_pid) - server0
+    client_cpu, server_cpu = time.process_time() - client0, (cpu_seconds(server_pid) or 0.0) - server0
     registered = len(GlueCatalog(cfg, client=real).get_partitions(db, "events"))
     if registered != n:
         raise SystemExit(f"bench error: {registered} partitions registered, expected {n}")
@@ -205,9 +180,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def append_results(path: Path, args: argparse.Namespace, lines: list[str]) -> None:
     """Append this run, with its command, commit and machine, to bench/RESULTS.md."""
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
-    ).stdout.strip()
+    commit = git_commit()
     flags = f"--partitions {args.partitions} --latency-ms {args.latency_ms:g}" + (
         " --no-baseline" if args.no_baseline else ""
     )

@@ -41,8 +41,9 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "lib"))
+sys.path[:0] = [str(ROOT / "lib"), str(ROOT)]
 
+from bench.common import cpu_seconds, free_port, git_commit, wait_for_port  # noqa: E402
 from lakeloader.session import build_session, s3a_jars  # noqa: E402
 
 SCHEMA = "event_id BIGINT, event_ts TIMESTAMP, user_id STRING, country STRING, amount DECIMAL(12,2), payload STRING"
@@ -252,35 +253,16 @@ def awswrangler_python(venv: Path) -> tuple[Path | None, str]:
 
 def moto_server(log: Path) -> tuple[subprocess.Popen, str]:
     """A fresh moto server (S3 + Glue, in memory) on 127.0.0.1 at a free port, in its own process."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
             stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **FAKE_AWS},
         )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return proc, f"http://127.0.0.1:{port}"
-        if proc.poll() is not None:
-            break
-        time.sleep(0.1)
+    if wait_for_port(port, 30.0, alive=lambda: proc.poll() is None):
+        return proc, f"http://127.0.0.1:{port}"
     proc.kill()
     raise RuntimeError(f"moto server did not listen on 127.0.0.1:{port} (log: {log})")
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds a process has used so far (Linux /proc), None elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def s3_files_report(endpoint: str, bucket: str, prefix: str) -> dict:
@@ -399,10 +381,7 @@ def fmt_opt(v, spec: str) -> str:
 
 
 def commit_and_machine() -> tuple[str, str]:
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
-    ).stdout.strip()
-    return commit, f"{os.cpu_count()} cores, local[*], same Spark settings"
+    return git_commit(), f"{os.cpu_count()} cores, local[*], same Spark settings"
 
 
 def generate_input(work: Path, rows: int, days: int = DAYS) -> tuple[Path, int]:
@@ -507,19 +486,25 @@ def draw_chart(data: dict, out: Path) -> None:
     plt.close(fig)
 
 
-def scaling_series(args, sizes_m: list[float]) -> int:
+def lakeloader_series(args, inputs: list[tuple[int, int]]):
+    """lakeloader alone on generated inputs of (rows, days), one run each after an unrecorded warm-up run on the
+    first (a process's first run pays JVM start-up and JIT); yields (source bytes, run stats) as each ends."""
     work = Path(args.work)
     shutil.rmtree(work, ignore_errors=True)
     events = work / "events"
-    points = []
-    for i, m in enumerate(sizes_m):
-        rows = int(m * 1_000_000)
-        inp, src_bytes = generate_input(work, rows)
-        if i == 0:  # warm-up, not recorded: the first run in a process pays JVM start-up and JIT
+    for i, (rows, days) in enumerate(inputs):
+        inp, src_bytes = generate_input(work, rows, days)
+        if i == 0:
             reset_lakeloader(work)
             lakeloader_run(inp, work, events, args.target_mb)
         reset_lakeloader(work)
-        r = lakeloader_run(inp, work, events, args.target_mb)
+        yield src_bytes, lakeloader_run(inp, work, events, args.target_mb)
+
+
+def scaling_series(args, sizes_m: list[float]) -> int:
+    points = []
+    sizes = [(int(m * 1_000_000), DAYS) for m in sizes_m]
+    for (rows, _), (src_bytes, r) in zip(sizes, lakeloader_series(args, sizes)):
         points.append(
             {
                 "rows": rows,
@@ -576,18 +561,10 @@ def linear_fit(xs: list[float], ys: list[float]) -> tuple[float, float]:
 
 def partition_scaling_series(args, counts: list[int]) -> int:
     """lakeloader alone on the same number of rows spread over more and more partitions (days x 20 countries)."""
-    work = Path(args.work)
-    shutil.rmtree(work, ignore_errors=True)
-    events = work / "events"
     rows = args.partition_rows
     points = []
-    for i, target in enumerate(counts):
-        inp, src_bytes = generate_input(work, rows, days=target // len(COUNTRIES))
-        if i == 0:  # warm-up, not recorded: the first run in a process pays JVM start-up and JIT
-            reset_lakeloader(work)
-            lakeloader_run(inp, work, events, args.target_mb)
-        reset_lakeloader(work)
-        r = lakeloader_run(inp, work, events, args.target_mb)
+    inputs = [(rows, target // len(COUNTRIES)) for target in counts]
+    for target, (src_bytes, r) in zip(counts, lakeloader_series(args, inputs)):
         points.append({
             "rows": rows, "mib": src_bytes / 2**20, "days": target // len(COUNTRIES), "wall_s": r["wall_s"],
             "files": r["files"], "partitions": r["partitions"], "glue_calls": r["glue_calls"],
