@@ -303,6 +303,11 @@ def test_a_wrongly_built_partition_input_is_refused_before_any_call(real, db):
     with pytest.raises(ParamValidationError, match="PartitionInputList"):
         catalog.put_partitions(db, "events", bad)
     assert sum(client.calls.values()) == 0 and registered(real, db) == Counter()
+    with pytest.raises(ParamValidationError, match="TableInput"):  # single calls are checked one by one
+        catalog.create_table(db, {**table_input("t2", COLUMNS, KEYS, "s3://b/t2"), "Retention": "forever"})
+    with pytest.raises(ParamValidationError, match="PartitionsToDelete"):
+        catalog.delete_partitions(db, "events", [["d0", 7]])
+    assert sum(client.calls.values()) == 0
 
 
 def test_aws_client_config(moto_endpoint):

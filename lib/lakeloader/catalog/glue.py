@@ -107,8 +107,8 @@ class _Item:
 def glue_client(aws: AwsConfig, max_in_flight: int = 16) -> Any:
     """The Glue client GlueCatalog makes: a connection per call in flight, no per-call parameter validation."""
     # botocore's validation of a 100-partition batch costs more client CPU than serializing it, and on 2 cores
-    # that CPU, not Glue's latency, bounded a large registration (bench/RESULTS.md). All batches come from one
-    # builder, so GlueCatalog validates the first request of each put itself (_check_request).
+    # that CPU, not Glue's latency, bounded a large registration (bench/RESULTS.md). GlueCatalog validates
+    # every single call itself, and of a put's or delete's batches, all built alike, the first (_check_request).
     return awsutil.client("glue", aws, pool_size=max_in_flight, validate=False)
 
 
@@ -213,6 +213,8 @@ class GlueCatalog(Catalog):
         if not unique:
             return
         items = [_Item(v, {"Values": v}) for v in unique.values()]
+        first = [i.body for i in items[:DELETE_BATCH]]
+        self._check_request("BatchDeletePartition", DatabaseName=database, TableName=table, PartitionsToDelete=first)
         self._in_parallel([lambda c=c: self._delete_chunk(database, table, c) for c in _chunks(items, DELETE_BATCH)])
         log.info("deleted up to %d partitions of %s.%s", len(items), database, table)
 
@@ -381,7 +383,7 @@ class GlueCatalog(Catalog):
         """`_call`, retried while Glue throttles the whole call (after botocore's own retries gave up)."""
         while True:
             try:
-                return self._call(operation, where, **kwargs)
+                return self._call(operation, where, checked=True, **kwargs)
             except _GlueCallError as e:
                 if not awsutil.is_throttling(e.code, str(e)):
                     raise
@@ -391,8 +393,13 @@ class GlueCatalog(Catalog):
                         "retry later or lower the calls in flight"
                     ) from None
 
-    def _call(self, operation: str, where: str, **kwargs: Any) -> dict:
-        """Invoke one Glue API operation; _GlueCallError (a one-line CatalogError) on failure."""
+    def _call(self, operation: str, where: str, checked: bool = False, **kwargs: Any) -> dict:
+        """Invoke one Glue API operation; _GlueCallError (a one-line CatalogError) on failure.
+
+        Single calls are validated here; batches (`checked`) once per put or delete, before the first.
+        """
+        if not checked:
+            self._check_request(operation, **kwargs)
         if self.catalog_id:
             kwargs["CatalogId"] = self.catalog_id
         try:
