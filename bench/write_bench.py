@@ -44,7 +44,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "lib"), str(ROOT)]
 
 from bench.common import cpu_seconds, free_port, git_commit, wait_for_port  # noqa: E402
+from lakeloader.aws import client as aws_client  # noqa: E402
+from lakeloader.catalog.glue import GlueCatalog  # noqa: E402
+from lakeloader.config import AwsConfig  # noqa: E402
 from lakeloader.session import build_session, s3a_jars  # noqa: E402
+from lakeloader.storage import list_files  # noqa: E402
 
 SCHEMA = "event_id BIGINT, event_ts TIMESTAMP, user_id STRING, country STRING, amount DECIMAL(12,2), payload STRING"
 COUNTRIES = ["US"] + ["GB", "DE", "FR", "IN", "BR", "JP", "CA", "AU", "MX", "ES", "IT", "NL", "SE", "PL", "KR",
@@ -109,15 +113,18 @@ def event_stats(events: Path, app_id: str) -> dict:
     }
 
 
-def files_report(table: Path) -> dict:
+def files_report(root: str | Path, endpoint: str | None = None) -> dict:
+    """Parquet files per partition below a local folder, or an s3:// prefix on the moto server at `endpoint`;
+    version directories (`_v=`) are folded into their partition."""
+    root = str(root) if "://" in str(root) else str(Path(root).resolve())
+    aws = AwsConfig(region="us-east-1", endpoint_url=endpoint) if endpoint else None
+    base = root.rstrip("/") if "://" in root else f"file://{root}"
     per: dict[str, list[int]] = {}
-    for f in table.rglob("*.parquet"):
-        if f.name.startswith((".", "_")):
-            continue
-        key = "/".join(p for p in f.relative_to(table).parts[:-1] if not p.startswith("_v="))
-        per.setdefault(key, []).append(f.stat().st_size)
+    for f in list_files(root, aws, suffix=".parquet"):
+        dirs = f.uri[len(base) + 1 :].split("/")[:-1]
+        per.setdefault("/".join(d for d in dirs if not d.startswith("_v=")), []).append(f.size)
     files = sum(len(v) for v in per.values())
-    return {"partitions": len(per), "files": files, "max_files_per_partition": max(len(v) for v in per.values()),
+    return {"partitions": len(per), "files": files, "max_files_per_partition": max(map(len, per.values()), default=0),
             "bytes": sum(sum(v) for v in per.values()), "per_partition": per}  # fmt: skip
 
 
@@ -197,7 +204,7 @@ def lakeloader_run(inp: Path, work: Path, events: Path, target_mb: int, endpoint
     spark.stop()
     stats = {"tool": LAKELOADER_S3 if endpoint else "lakeloader run", "wall_s": wall, **event_stats(events, app)}
     if endpoint:
-        stats.update(s3_files_report(endpoint, S3_BUCKET, "lake/bench/events/"))
+        stats.update(files_report(f"s3://{S3_BUCKET}/lake/bench/events/", endpoint))
         stats["glue_partitions"] = glue_partition_count(endpoint, "bench", "events")
     else:
         stats.update(files_report(work / "lake" / "bench" / "events"))
@@ -265,33 +272,8 @@ def moto_server(log: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError(f"moto server did not listen on 127.0.0.1:{port} (log: {log})")
 
 
-def s3_files_report(endpoint: str, bucket: str, prefix: str) -> dict:
-    """files_report over the objects under s3://bucket/prefix on the moto server."""
-    import boto3
-    from botocore.config import Config
-
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                      aws_secret_access_key="testing", config=Config(s3={"addressing_style": "path"}))  # fmt: skip
-    per: dict[str, list[int]] = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            key = obj["Key"][len(prefix) :]
-            if not key.endswith(".parquet"):
-                continue
-            parts = [p for p in key.split("/")[:-1] if not p.startswith("_v=")]
-            per.setdefault("/".join(parts), []).append(obj["Size"])
-    files = sum(len(v) for v in per.values())
-    return {"partitions": len(per), "files": files, "max_files_per_partition": max(map(len, per.values()), default=0),
-            "bytes": sum(sum(v) for v in per.values()), "per_partition": per}  # fmt: skip
-
-
 def glue_partition_count(endpoint: str, database: str, table: str) -> int:
-    import boto3
-
-    glue = boto3.client("glue", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                        aws_secret_access_key="testing")  # fmt: skip
-    pages = glue.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=table)
-    return sum(len(page["Partitions"]) for page in pages)
+    return len(GlueCatalog(AwsConfig(region="us-east-1", endpoint_url=endpoint)).get_partitions(database, table))
 
 
 REQUEST = re.compile(r'"(?:\x1b\[[0-9;]*m)*(HEAD|GET|PUT|POST|DELETE) (\S+) HTTP')
@@ -335,10 +317,8 @@ def moto_round(work: Path, name: str):
 
 def lakeloader_s3(inp: Path, work: Path, events: Path, target_mb: int) -> dict:
     """`lakeloader run` writing through s3a to a fresh moto server (S3 + Glue), as awswrangler does."""
-    import boto3
-
     with moto_round(work, "lakeloader") as moto:
-        boto3.client("s3", endpoint_url=moto["endpoint"]).create_bucket(Bucket=S3_BUCKET)
+        aws_client("s3", AwsConfig(region="us-east-1", endpoint_url=moto["endpoint"])).create_bucket(Bucket=S3_BUCKET)
         stats = lakeloader_run(inp, work, events, target_mb, endpoint=moto["endpoint"])
     return {**stats, "moto_cpu_s": moto["moto_cpu_s"], "requests": moto["requests"]}
 
@@ -360,7 +340,7 @@ def awswrangler_write(python: Path, inp: Path, work: Path) -> dict:
             tail = (r.stderr.strip().splitlines() or r.stdout.strip().splitlines() or [f"exit {r.returncode}"])[-1]
             raise RuntimeError(f"awswrangler contender failed: {tail}")
         inside = json.loads(r.stdout.strip().splitlines()[-1])
-        files = s3_files_report(endpoint, bucket, prefix)
+        files = files_report(f"s3://{bucket}/{prefix}", endpoint)
         registered = glue_partition_count(endpoint, database, table)
     na = {"input_bytes_read": None, "write_tasks": None, "max_task_s": None, "median_task_s": None}
     return {

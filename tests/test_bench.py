@@ -46,21 +46,21 @@ def test_files_report_counts_files_per_partition_across_versions(tmp_path):
         f = tmp_path / rel
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_bytes(b"x" * size)
-    report = write_bench.files_report(tmp_path)
+    report = write_bench.files_report(tmp_path)  # a local folder
     assert (report["partitions"], report["files"], report["max_files_per_partition"], report["bytes"]) == (2, 3, 2, 22)
     assert write_bench.bound_ok(report["per_partition"], target_mb=256)
     assert not write_bench.bound_ok({"dt=1": [1] * 3}, target_mb=256)  # 3 tiny files > ceil(3 B / 256 MiB) + 1
 
 
 @pytest.mark.aws
-def test_s3_files_report_groups_objects_by_partition_without_version_dirs(moto_endpoint):
+def test_files_report_on_s3_groups_objects_by_partition_without_version_dirs(moto_endpoint):
     s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
     bucket = f"bench-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
     for key in ["t/dt=1/c=US/_v=r1/part-0.parquet", "t/dt=1/c=US/_v=r1/part-1.parquet",
                 "t/dt=2/c=US/_v=r1/part-0.parquet", "t/dt=2/c=US/_v=r1/notes.txt"]:  # fmt: skip
         s3.put_object(Bucket=bucket, Key=key, Body=b"abc")
-    report = write_bench.s3_files_report(moto_endpoint, bucket, "t/")
+    report = write_bench.files_report(f"s3://{bucket}/t/", moto_endpoint)
     assert sorted(report["per_partition"]) == ["dt=1/c=US", "dt=2/c=US"]
     assert (report["files"], report["max_files_per_partition"], report["bytes"]) == (3, 2, 9)
 
