@@ -19,11 +19,12 @@ BENCH_PARTITION_ROWS ?= 2000000
 BENCH_WRANGLER_VENV ?= $(CACHE)/bench-venv-awswrangler
 PYTEST_ARGS ?=
 
-# s3a (hadoop-aws + AWS SDK) for s3:// off EMR: Maven Central is out of reach, so the jars come from
-# the sagemaker-pyspark sdist on PyPI (downloaded, never installed: it pins an old pyspark).
+# The pinned JVM jars of jvm/pom.xml (s3a, the S3A committers, Delta), resolved by Maven into the cache
+# (Maven's repository layout); lib/lakeloader/jvm.py finds them there. Maven's own plugins go there too.
 JARS_DIR   := $(CACHE)/jars
-S3A_JAR    := $(JARS_DIR)/hadoop-aws-3.3.1.jar
-SAGEMAKER  := sagemaker_pyspark-1.4.5
+MVN        ?= mvn
+MVN_FLAGS  := -q -B -f jvm/pom.xml -Dmaven.repo.local=$(JARS_DIR)
+JVM_PROFILES := spark
 
 export PIP_CACHE_DIR := $(CACHE)/pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -35,7 +36,7 @@ DRY_RUN    ?=
 WAIT       ?= 1
 RUN_DATE   ?=
 
-.PHONY: help install jars demo test test-fast lint bench deploy-step clean
+.PHONY: help install demo test test-fast lint bench deploy-step clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -46,17 +47,14 @@ $(STAMP): setup.py constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	@touch $@
 
-install: $(STAMP) ## build .venv/ with lakeloader (editable) and its pinned deps; seconds on a rerun
-
-$(S3A_JAR): | $(STAMP)
-	@mkdir -p $(JARS_DIR) $(CACHE)/sdist
-	$(BIN)/pip download --quiet --no-deps --no-binary :all: sagemaker-pyspark==1.4.5 -d $(CACHE)/sdist
-	tar -xzf $(CACHE)/sdist/$(SAGEMAKER).tar.gz -C $(JARS_DIR) --strip-components=3 \
-	  $(SAGEMAKER)/deps/jars/hadoop-aws-3.3.1.jar $(SAGEMAKER)/deps/jars/aws-java-sdk-bundle-1.11.901.jar
-	@rm -f $(CACHE)/sdist/$(SAGEMAKER).tar.gz
-	@touch $@
-
-jars: $(S3A_JAR) ## fetch the s3a jars into ~/.cache/lakeloader/jars (Spark on s3:// outside EMR)
+install: $(STAMP) ## build .venv/ (lakeloader editable, pinned deps) and fetch the pinned jars; seconds on a rerun
+	@for p in $(JVM_PROFILES); do \
+	  $(BIN)/python -m lakeloader.jvm check $$p 2>/dev/null && continue; \
+	  command -v $(MVN) >/dev/null || { echo "make install: Maven (mvn) is needed once to fetch the jars of jvm/pom.xml (apt-get install maven, brew install maven)" >&2; exit 2; }; \
+	  echo "fetching the '$$p' jars of jvm/pom.xml into $(JARS_DIR)"; \
+	  $(MVN) $(MVN_FLAGS) -P $$p dependency:resolve >/dev/null || { echo "make install: mvn could not resolve jvm/pom.xml (-P $$p); run: $(MVN) -B -f jvm/pom.xml -P $$p -Dmaven.repo.local=$(JARS_DIR) dependency:resolve" >&2; exit 2; }; \
+	  $(BIN)/python -m lakeloader.jvm check $$p; \
+	done
 
 demo: install ## run the whole pipeline locally on generated sample data (no AWS account needed)
 	@rm -rf $(DEMO_DIR) .lakeloader/warehouse .lakeloader/catalog.sqlite
@@ -66,13 +64,13 @@ demo: install ## run the whole pipeline locally on generated sample data (no AWS
 	$(BIN)/lakeloader query --config $(CONFIG) \
 	  "SELECT dt, count(*) AS events, count(DISTINCT user_id) AS users FROM demo.events GROUP BY dt ORDER BY dt"
 
-test: install jars ## run every test (unit, Spark, AWS on moto, end-to-end); "no tests ran" (exit 5) fails too
+test: install ## run every test (unit, Spark, AWS on moto, end-to-end); "no tests ran" (exit 5) fails too
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-fast: install ## only the tests that need neither Spark nor a server (seconds)
 	$(BIN)/pytest -m "not spark and not aws and not e2e and not slow" $(PYTEST_ARGS)
 
-bench: install jars ## benchmarks (write: plain vs repartition vs DuckDB vs awswrangler vs lakeloader; scaling by rows and by partitions; Glue registration); appends to bench/RESULTS.md, draws bench/results.png
+bench: install ## benchmarks (write: plain vs repartition vs DuckDB vs awswrangler vs lakeloader; scaling by rows and by partitions; Glue registration); appends to bench/RESULTS.md, draws bench/results.png
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,bench]'
 	$(BIN)/python bench/write_bench.py --rows $(BENCH_ROWS) --awswrangler-venv $(BENCH_WRANGLER_VENV)
 	$(BIN)/python bench/write_bench.py --scaling $(BENCH_SCALING)

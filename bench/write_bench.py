@@ -44,10 +44,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "lib"), str(ROOT)]
 
 from bench.common import cpu_seconds, free_port, git_commit, wait_for_port  # noqa: E402
+from lakeloader import jvm  # noqa: E402
 from lakeloader.aws import client as aws_client  # noqa: E402
 from lakeloader.catalog.glue import GlueCatalog  # noqa: E402
 from lakeloader.config import AwsConfig  # noqa: E402
-from lakeloader.session import build_session, s3a_jars  # noqa: E402
+from lakeloader.session import build_session  # noqa: E402
 from lakeloader.storage import list_files  # noqa: E402
 
 SCHEMA = "event_id BIGINT, event_ts TIMESTAMP, user_id STRING, country STRING, amount DECIMAL(12,2), payload STRING"
@@ -614,7 +615,7 @@ def compare(args) -> int:
     ]
     if wrangler is None:
         contenders = [c for c in contenders if c[0] != "awswrangler + Glue"]
-    s3_note = "" if s3a_jars() else "not run: the s3a jars are missing (`make jars`)"
+    s3_note = "" if jvm.jar_paths("spark") else "not run: the s3a jars are missing (`make install`)"
     if s3_note or args.no_awswrangler:
         s3_note = s3_note or "not run (--no-awswrangler: it is awswrangler's like-for-like)"
         contenders = [c for c in contenders if c[0] != LAKELOADER_S3]

@@ -13,17 +13,16 @@ import pytest
 from pyarrow import fs as pafs
 
 from conftest import events_table, expected_from_csv
+from lakeloader import jvm
 from lakeloader.cli import main
 from lakeloader.sample import generate
-from lakeloader.session import s3a_jars
 
 pytestmark = [pytest.mark.spark, pytest.mark.aws, pytest.mark.e2e, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def lake(moto_endpoint, tmp_path_factory):
-    if not s3a_jars():
-        pytest.skip("s3a jars not found in ~/.cache/lakeloader/jars (run `make jars`)")
+    jvm.require("spark", "s3a (these tests)")  # make install fetched them: a missing jar is a failure, not a skip
     bucket = f"lake-{uuid.uuid4().hex[:8]}"
     boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
     inp = tmp_path_factory.mktemp("aws-input") / "events"

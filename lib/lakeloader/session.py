@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Optional
 from urllib.parse import urlparse
 
 from pyspark.sql import SparkSession
 
+from lakeloader import jvm
 from lakeloader.config import AwsConfig
-from lakeloader.delta import DELTA_SPARK_CONF, delta_jars
+from lakeloader.delta import DELTA_SPARK_CONF
 from lakeloader.storage import hadoop_uri
-
-# hadoop-aws and its AWS SDK, for s3a:// off EMR (EMR has EMRFS for s3://). `make jars` puts them here.
-S3A_JARS = ("hadoop-aws-3.3.1.jar", "aws-java-sdk-bundle-1.11.901.jar")
 
 # Settings every lakeloader session needs, wherever it runs.
 BASE_CONF = {
@@ -38,13 +35,6 @@ LOCAL_CONF = {
     "spark.sql.warehouse.dir": os.path.join(os.getcwd(), ".lakeloader", "spark-warehouse"),
     "spark.driver.extraJavaOptions": "-Dderby.system.home=.lakeloader",
 }
-
-
-def s3a_jars() -> list[str]:
-    """The s3a jars when present ($LAKELOADER_JARS_DIR or ~/.cache/lakeloader/jars), else []."""
-    folder = Path(os.environ.get("LAKELOADER_JARS_DIR", Path.home() / ".cache" / "lakeloader" / "jars"))
-    paths = [folder / name for name in S3A_JARS]
-    return [str(p) for p in paths] if all(p.is_file() for p in paths) else []
 
 
 def configure_s3(spark: SparkSession, aws: AwsConfig) -> None:
@@ -80,18 +70,18 @@ def build_session(
     local = (not is_on_cluster()) if local is None else local
     builder = SparkSession.builder.appName(app_name)
     conf = {**BASE_CONF, **(LOCAL_CONF if local else {}), **(extra or {})}
-    jars = [*(s3a_jars() if local else []), *delta_jars()]
+    # Off EMR the pinned jars of jvm/pom.xml (s3a, S3A committers, Delta); EMR ships its own.
+    jars = jvm.jar_paths("spark") if local else []
     if jars:
         conf.setdefault("spark.jars", ",".join(jars))
-    if delta_jars():  # a DeltaCatalog without its classes would break the session: only with the jars
-        conf = {**DELTA_SPARK_CONF, **conf}
+        conf = {**DELTA_SPARK_CONF, **conf}  # a DeltaCatalog without its classes would break the session
     for k, v in conf.items():
         builder = builder.config(k, v)
     spark = builder.getOrCreate()
     if local:
         # No .crc side files next to local output (local mode: tasks share the driver's cached FS).
-        jvm, conf = spark.sparkContext._jvm, spark.sparkContext._jsc.hadoopConfiguration()
-        jvm.org.apache.hadoop.fs.FileSystem.getLocal(conf).setWriteChecksum(False)
+        gateway, conf = spark.sparkContext._jvm, spark.sparkContext._jsc.hadoopConfiguration()
+        gateway.org.apache.hadoop.fs.FileSystem.getLocal(conf).setWriteChecksum(False)
     # lakeloader reports every failure itself in one line; on a laptop the JVM's task stack traces
     # are noise unless asked for. On a cluster the step logs keep Spark's own warnings.
     spark.sparkContext.setLogLevel("WARN" if verbose or not local else "OFF")
