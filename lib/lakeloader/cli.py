@@ -19,6 +19,7 @@ from lakeloader import __version__
 from lakeloader.config import Config, load_config
 from lakeloader.deploy import add_deploy_parser, cmd_deploy_step
 from lakeloader.errors import ChecksFailed, LakeloaderError, UsageError
+from lakeloader.schedule.command import add_schedule_parser, cmd_schedule
 
 log = logging.getLogger("lakeloader")
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -166,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--bad-rows", type=int, default=20, help="malformed rows to mix in (default 20)")
     s.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     add_deploy_parser(sub, _date)
+    add_schedule_parser(sub)
     return p
 
 
@@ -597,6 +599,7 @@ COMMANDS = {
     "plan": cmd_plan,
     "sample": cmd_sample,
     "deploy-step": cmd_deploy_step,
+    "schedule": cmd_schedule,
 }
 
 
