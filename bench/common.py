@@ -1,15 +1,48 @@
-"""Helpers the benchmark scripts share: local ports, a process's CPU time, the commit being measured."""
+"""Helpers the benchmark scripts (and tests needing a foreign venv) share: local ports, a process's CPU time,
+the commit being measured, a venv built from pinned requirements."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Callable, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
+CACHE = Path(os.environ.get("LAKELOADER_CACHE", Path.home() / ".cache" / "lakeloader"))
+
+
+def pinned_venv(venv: Path, requirements: Path, check: str, timeout_s: float = 900) -> tuple[Optional[Path], str]:
+    """The python of a venv built from `requirements` (rebuilt when missing or its pins changed), then
+    checked with `python -c check`; (None, why) if it cannot be built. The pip cache is lakeloader's."""
+    py = venv / "bin" / "python"
+    stamp = venv / ".lakeloader-requirements.sha256"
+    want = hashlib.sha256(requirements.read_bytes() + sys.version.encode()).hexdigest()
+    if py.exists() and stamp.exists() and stamp.read_text() == want:
+        return py, f"venv {venv} up to date"
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env.setdefault("PIP_CACHE_DIR", str(CACHE / "pip"))
+    t = time.monotonic()
+    steps = [
+        [sys.executable, "-m", "venv", "--clear", str(venv)],
+        [str(py), "-m", "pip", "install", "--quiet", "--retries", "1", "--timeout", "30", "-r", str(requirements)],
+        [str(py), "-c", check],
+    ]
+    for cmd in steps:
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout_s)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return None, f"could not build {venv}: {e}"
+        if r.returncode != 0:
+            lines = r.stderr.strip().splitlines()
+            errors = [ln for ln in lines if ln.startswith("ERROR")] or lines or [f"exit {r.returncode}"]
+            return None, f"could not build {venv}: {errors[-1].strip()}"
+    stamp.write_text(want)
+    return py, f"venv {venv} built in {time.monotonic() - t:.0f} s"
 
 
 def free_port() -> int:

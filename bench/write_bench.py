@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import glob
-import hashlib
 import json
 import math
 import os
@@ -43,7 +42,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "lib"), str(ROOT)]
 
-from bench.common import cpu_seconds, free_port, git_commit, wait_for_port  # noqa: E402
+from bench.common import CACHE, cpu_seconds, free_port, git_commit, pinned_venv, wait_for_port  # noqa: E402
 from lakeloader import jvm  # noqa: E402
 from lakeloader.aws import client as aws_client  # noqa: E402
 from lakeloader.catalog.glue import GlueCatalog  # noqa: E402
@@ -219,7 +218,6 @@ S3_BUCKET = "bench"
 LAKELOADER_S3 = "lakeloader run, S3 + Glue"
 WRANGLER_REQUIREMENTS = ROOT / "bench" / "requirements-awswrangler.txt"
 WRANGLER_SCRIPT = ROOT / "bench" / "awswrangler_contender.py"
-CACHE = Path(os.environ.get("LAKELOADER_CACHE", Path.home() / ".cache" / "lakeloader"))
 FAKE_AWS = {  # a benchmark never reaches AWS: fake keys, no profile or config files, no instance metadata
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -232,31 +230,7 @@ FAKE_AWS = {  # a benchmark never reaches AWS: fake keys, no profile or config f
 
 def awswrangler_python(venv: Path) -> tuple[Path | None, str]:
     """The awswrangler venv's python, (re)built when missing or its pins changed; (None, why) if it cannot be."""
-    py = venv / "bin" / "python"
-    stamp = venv / ".lakeloader-requirements.sha256"
-    want = hashlib.sha256(WRANGLER_REQUIREMENTS.read_bytes() + sys.version.encode()).hexdigest()
-    if py.exists() and stamp.exists() and stamp.read_text() == want:
-        return py, f"venv {venv} up to date"
-    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    env.setdefault("PIP_CACHE_DIR", str(CACHE / "pip"))
-    t = time.monotonic()
-    steps = [
-        [sys.executable, "-m", "venv", "--clear", str(venv)],
-        [str(py), "-m", "pip", "install", "--quiet", "--retries", "1", "--timeout", "30",
-         "-r", str(WRANGLER_REQUIREMENTS)],
-        [str(py), "-c", "import awswrangler, pandas, pyarrow, numpy"],
-    ]  # fmt: skip
-    for cmd in steps:
-        try:
-            r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            return None, f"could not build {venv}: {e}"
-        if r.returncode != 0:
-            lines = r.stderr.strip().splitlines()
-            errors = [ln for ln in lines if ln.startswith("ERROR")] or lines or [f"exit {r.returncode}"]
-            return None, f"could not build {venv}: {errors[-1].strip()}"
-    stamp.write_text(want)
-    return py, f"venv {venv} built in {time.monotonic() - t:.0f} s"
+    return pinned_venv(venv, WRANGLER_REQUIREMENTS, "import awswrangler, pandas, pyarrow, numpy", timeout_s=600)
 
 
 def moto_server(log: Path) -> tuple[subprocess.Popen, str]:

@@ -45,6 +45,16 @@ AWS_CONN_ID = "aws_default"
 TEMPLATE = '''
 
 # ---------------------------------------------------------------- {table}
+{const}_JOB_FLOW = (
+{job_flow}
+)
+{const}_LOAD_STEPS = (
+{load_steps}
+)
+{const}_VALIDATE_STEPS = (
+{validate_steps}
+)
+
 with DAG(
     dag_id={dag_id!r},
     description={description!r},
@@ -53,13 +63,13 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     tags=["lakeloader"],
-) as dag:
+) as {table}_dag:  # one module-level name per DAG, so every loader finds each
     cluster = {cluster}
     load = EmrAddStepsOperator(
         task_id="add_load_step",
         job_flow_id={job_flow_id},
         aws_conn_id=AWS_CONN_ID,
-        steps={load_steps},
+        steps={const}_LOAD_STEPS,
     )
     wait_load = EmrStepSensor(
         task_id="wait_for_load",
@@ -71,7 +81,7 @@ with DAG(
         task_id="add_validation_step",
         job_flow_id={job_flow_id},
         aws_conn_id=AWS_CONN_ID,
-        steps={validate_steps},
+        steps={const}_VALIDATE_STEPS,
     )
     athena_check = EmrStepSensor(
         task_id="athena_check",
@@ -109,10 +119,10 @@ def airflow_schedule(expression: str) -> str:
     return " ".join(fields)
 
 
-def _literal(value: Any, indent: int) -> str:  # noqa: ANN401
-    """A Python literal of a JSON-like value, indented to sit inside the DAG."""
+def _literal(value: Any) -> str:  # noqa: ANN401
+    """A Python literal of a JSON-like value, indented by 4 to sit inside parentheses."""
     text = pprint.pformat(value, indent=1, width=110, sort_dicts=False)
-    return text.replace("\n", "\n" + " " * indent)
+    return "    " + text.replace("\n", "\n    ")
 
 
 def render_dag(
@@ -128,6 +138,7 @@ def render_dag(
     parts = [HEADER]
     for name in tables:
         t = s.tables[name]
+        const = name.upper()
         load, validate = steps[name]
         run_date = "{{ ds }}" if not t.days_before else f"{{{{ macros.ds_add(ds, -{t.days_before}) }}}}"
         args = [*load["HadoopJarStep"]["Args"], "--run-date", run_date]
@@ -135,7 +146,7 @@ def render_dag(
         if run_job_flow is not None:
             cluster = (
                 'EmrCreateJobFlowOperator(\n        task_id="create_cluster",\n        aws_conn_id=AWS_CONN_ID,\n'
-                f"        job_flow_overrides={_literal(run_job_flow, 8)},\n    )"
+                f"        job_flow_overrides={const}_JOB_FLOW,\n    )"
             )
             job_flow_id = "cluster.output"
             terminate = (
@@ -161,8 +172,10 @@ def render_dag(
                 tz=tz,
                 cluster=cluster,
                 job_flow_id=job_flow_id,
-                load_steps=_literal([load], 8),
-                validate_steps=_literal([validate], 8),
+                const=const,
+                job_flow=_literal(run_job_flow),
+                load_steps=_literal([load]),
+                validate_steps=_literal([validate]),
                 terminate=terminate,
                 chain=chain,
             )
