@@ -185,7 +185,11 @@ def test_run_missing_arguments(capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == (
-        "usage error: lakeloader run: the following arguments are required: --config, --table (see --help)\n"
+        "usage error: lakeloader run: the following arguments are required: --config (see --help)\n"
+    )
+    assert main(["run", "--config", "x.yaml"]) == 2
+    assert capsys.readouterr().err == (
+        "usage error: lakeloader run: one of the arguments --table --tables --all is required (see --help)\n"
     )
 
 
