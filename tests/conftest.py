@@ -48,6 +48,28 @@ def moto_endpoint():
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def checkout_snapshot(tmp_path_factory) -> Path:
+    """A copy of what deploy-step and schedule package, so concurrent edits of the checkout cannot change it."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("checkout")
+    here = Path(__file__).resolve().parents[1]
+    for name in ("setup.py", "pyproject.toml", "constraints.txt"):
+        shutil.copy2(here / name, root / name)
+    for name in ("lib", "jobs", "bootstrap"):
+        shutil.copytree(here / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    return root
+
+
+@pytest.fixture(scope="session")
+def code_bundle(checkout_snapshot, tmp_path_factory):
+    """The wheel, code zip, job, constraints and bootstrap scripts, built once for the test run."""
+    from lakeloader.deploy import build_code
+
+    return build_code(checkout_snapshot, tmp_path_factory.mktemp("dist"))
+
+
 def events_table(**overrides: Any) -> dict[str, Any]:
     """A table config for the sample events CSV; keys in `overrides` replace the defaults."""
     table = {

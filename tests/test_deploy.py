@@ -45,21 +45,14 @@ REGION = "us-east-1"
 # --------------------------------------------------------------------------- fixtures and helpers
 
 
-@pytest.fixture(scope="module")
-def snapshot(tmp_path_factory) -> Path:
-    """A copy of what deploy-step packages, so concurrent edits of the checkout cannot change it mid-module."""
-    root = tmp_path_factory.mktemp("checkout")
-    for name in ("setup.py", "pyproject.toml", "constraints.txt"):
-        shutil.copy2(ROOT / name, root / name)
-    for name in ("lib", "jobs", "bootstrap"):
-        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    return root
+@pytest.fixture
+def snapshot(checkout_snapshot) -> Path:
+    return checkout_snapshot
 
 
-@pytest.fixture(scope="module")
-def bundle(snapshot, tmp_path_factory):
-    """The wheel, code zip, job, constraints and bootstrap scripts, built once for the module."""
-    return build_code(snapshot, tmp_path_factory.mktemp("dist"))
+@pytest.fixture
+def bundle(code_bundle):
+    return code_bundle
 
 
 @pytest.fixture

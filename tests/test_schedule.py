@@ -31,19 +31,6 @@ ACCOUNT = "123456789012"
 # --------------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    """The code bundle, built once for the module from a snapshot of the checkout."""
-    import shutil
-
-    root = tmp_path_factory.mktemp("checkout")
-    for name in ("setup.py", "pyproject.toml", "constraints.txt"):
-        shutil.copy2(ROOT / name, root / name)
-    for name in ("lib", "jobs", "bootstrap"):
-        shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    return deploy.build_code(root, tmp_path_factory.mktemp("dist"))
-
-
 def schedule_config(tmp_path: Path, endpoint: str, prefix: str, tables: dict[str, Any], **schedule: Any) -> str:
     source = {"path": "hdfs:///data/{run_date:%Y/%m/%d}/", "format": "csv"}
     body = {
@@ -62,9 +49,9 @@ def schedule_config(tmp_path: Path, endpoint: str, prefix: str, tables: dict[str
 
 
 @pytest.fixture
-def env(moto_endpoint, tmp_path, bundle, monkeypatch):
+def env(moto_endpoint, tmp_path, code_bundle, monkeypatch):
     """A fresh prefix and code bucket on the moto server; every AWS call lakeloader makes is counted."""
-    monkeypatch.setattr(deploy, "build_code", lambda root, dist=None: bundle)
+    monkeypatch.setattr(deploy, "build_code", lambda root, dist=None: code_bundle)
     prefix = f"ll{uuid.uuid4().hex[:6]}"
     boto3.client("s3", endpoint_url=moto_endpoint, region_name=REGION).create_bucket(Bucket=f"code-{prefix}")
     calls: list[str] = []
@@ -237,8 +224,8 @@ def test_tables_option_touches_only_those_and_deletes_nothing(env, capsys):
     assert "no table 'nope'" in capsys.readouterr().err
 
 
-def test_dry_run_prints_everything_and_calls_no_aws_api(tmp_path, bundle, monkeypatch, capsys):
-    monkeypatch.setattr(deploy, "build_code", lambda root, dist=None: bundle)
+def test_dry_run_prints_everything_and_calls_no_aws_api(tmp_path, code_bundle, monkeypatch, capsys):
+    monkeypatch.setattr(deploy, "build_code", lambda root, dist=None: code_bundle)
 
     def no_aws(*a: Any, **kw: Any) -> None:
         raise AssertionError("a dry run made an AWS client")

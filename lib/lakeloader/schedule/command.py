@@ -62,7 +62,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         uris = (bundle.code.uri(code_location), config_artifact.uri(code_location))
         load = deploy.build_step(table, config.emr, uris[0], bundle.job.uri(code_location), uris[1], None, overrides)
         validate = deploy.build_step(table, config.emr, uris[0], validate_artifact.uri(code_location), uris[1],
-                                     None, [o for o in overrides if o.startswith("tables.")])  # fmt: skip
+                                     None, overrides)  # fmt: skip
         validate["Name"] = f"lakeloader validate {name}"
         steps[name] = (load, validate)
     run_job_flow = None
