@@ -56,6 +56,7 @@ class Plan:
     topic: Optional[str]
     state_machines: dict[str, dict[str, Any]]  # name -> {"roleArn", "definition"}
     schedules: dict[str, dict[str, Any]]  # name -> CreateSchedule request (without ClientToken)
+    arns: dict[str, str]  # state machine name -> ARN
     tags: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,7 +113,7 @@ def build_plan(
                     {"Version": "2012-10-17", "Statement": [statement]})  # fmt: skip
         roles.append(role)
         scheduler_role = role.arn(account)
-    machines, schedules = {}, {}
+    machines, schedules, arns = {}, {}, {}
     for name in tables:
         t = s.tables[name]
         load, validate = steps[name]
@@ -122,6 +123,7 @@ def build_plan(
             raise DeployError(f"the state machine of {name} is not valid ASL: {'; '.join(problems)}")
         resource = f"{s.prefix}-{name}"
         machines[resource] = {"roleArn": states_role, "definition": definition}
+        arns[resource] = state_machine_arn(region, account, resource)
         schedules[resource] = {
             "Name": resource,
             "GroupName": s.prefix,
@@ -131,14 +133,14 @@ def build_plan(
             "State": "ENABLED" if t.enabled else "DISABLED",
             "Description": f"lakeloader: load {name} ({config.table(name).database}.{name})",
             "Target": {
-                "Arn": state_machine_arn(region, account, resource),
+                "Arn": arns[resource],
                 "RoleArn": scheduler_role,
                 "Input": json.dumps({"scheduled_time": SCHEDULED_TIME}),
                 # A failed start is retried by the scheduler; a failed load is the state machine's to report.
                 "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 3},
             },
         }
-    return Plan(s.prefix, roles, s.sns_topic, machines, schedules, {MANAGED_TAG: s.prefix})
+    return Plan(s.prefix, roles, s.sns_topic, machines, schedules, arns, {MANAGED_TAG: s.prefix})
 
 
 def _states_policy(config: Config, account: str, topic_arn: Optional[str]) -> dict[str, Any]:
@@ -206,7 +208,8 @@ def apply_plan(
     for name, want in plan.state_machines.items():
         if validate_remote:
             _validate_remote(clients.sfn, want["definition"], name)
-        changes.append(_ensure_state_machine(clients.sfn, name, want, plan.tags, fresh_role, sleep, clock))
+        arn = plan.arns[name]
+        changes.append(_ensure_state_machine(clients.sfn, name, arn, want, plan.tags, fresh_role, sleep, clock))
     changes.append(_ensure_group(clients.scheduler, plan.prefix, plan.tags))
     changes += [_ensure_schedule(clients.scheduler, want) for want in plan.schedules.values()]
     if prune:
@@ -215,17 +218,29 @@ def apply_plan(
 
 
 def _missing(fn: Callable[..., Any], what: str, codes: Sequence[str], **kwargs: Any) -> Optional[Any]:
-    """The call's answer, or None when AWS says the resource does not exist."""
+    """The call's answer, or None when AWS says the resource does not exist (one of `codes`)."""
     from botocore.exceptions import ClientError
 
     from lakeloader.aws import error_code
 
-    try:
-        return fn(**kwargs)
-    except ClientError as e:
-        if error_code(e) in codes:
-            return None
-        return _call(fn, what, **kwargs)  # the same call again, for the one-line error of a real refusal
+    def call(**kw: Any) -> Any:  # noqa: ANN401
+        try:
+            return fn(**kw)
+        except ClientError as e:
+            if error_code(e) in codes:
+                return None
+            raise
+
+    return _call(call, what, **kwargs)
+
+
+def _pages(client: Any, operation: str, what: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of a paginated listing; a refusal is a one-line DeployError like any other call."""
+
+    def collect(**kw: Any) -> list[dict[str, Any]]:
+        return [item for page in client.get_paginator(operation).paginate(**kw) for item in page.get(key, [])]
+
+    return _call(collect, what, **kwargs)
 
 
 def _ensure_role(iam: Any, role: Role, tags: dict[str, str]) -> Change:
@@ -251,9 +266,7 @@ def _ensure_role(iam: Any, role: Role, tags: dict[str, str]) -> Change:
 
 
 def _ensure_topic(sns: Any, name: str, tags: dict[str, str]) -> Change:
-    existing = set()
-    for page in sns.get_paginator("list_topics").paginate():
-        existing |= {t["TopicArn"].rsplit(":", 1)[1] for t in page.get("Topics", [])}
+    existing = {t["TopicArn"].rsplit(":", 1)[1] for t in _pages(sns, "list_topics", "SNS ListTopics", "Topics")}
     if name in existing:
         return Change("sns topic", name, "unchanged")
     _call(sns.create_topic, f"SNS CreateTopic {name}", Name=name, Tags=_tag_list(tags))
@@ -263,13 +276,13 @@ def _ensure_topic(sns: Any, name: str, tags: dict[str, str]) -> Change:
 def _ensure_state_machine(
     sfn: Any,
     name: str,
+    arn: str,
     want: dict[str, Any],
     tags: dict[str, str],
     fresh_role: bool,
     sleep: Callable[[float], None],
     clock: Callable[[], float],
 ) -> Change:
-    arn = _machine_arn(sfn, want, name)
     definition = json.dumps(want["definition"], indent=2, sort_keys=True)
     current = _missing(sfn.describe_state_machine, f"Step Functions DescribeStateMachine {name}",
                        ["StateMachineDoesNotExist"], stateMachineArn=arn)  # fmt: skip
@@ -289,11 +302,6 @@ def _ensure_state_machine(
         fresh_role, sleep, clock,
     )  # fmt: skip
     return Change("state machine", name, "updated")
-
-
-def _machine_arn(sfn: Any, want: dict[str, Any], name: str) -> str:
-    account = want["roleArn"].split(":")[4]
-    return state_machine_arn(sfn.meta.region_name, account, name)
 
 
 def _validate_remote(sfn: Any, definition: dict[str, Any], name: str) -> None:
@@ -359,28 +367,22 @@ def _prune(clients: Clients, plan: Plan) -> list[Change]:
     """Delete the schedules and state machines of this prefix whose table is no longer scheduled."""
     out = []
     group = plan.prefix
-    names: list[str] = []
-    pages = clients.scheduler.get_paginator("list_schedules").paginate(GroupName=group)
-    try:
-        for page in pages:
-            names += [s["Name"] for s in page.get("Schedules", [])]
-    except Exception as e:  # the group itself is created above; a refusal here is a real one
-        raise DeployError(f"Scheduler ListSchedules in group {group}: {e}") from None
-    for name in names:
+    listed = _pages(clients.scheduler, "list_schedules", f"Scheduler ListSchedules in {group}", "Schedules",
+                    GroupName=group)  # fmt: skip
+    for name in [s["Name"] for s in listed]:
         if name not in plan.schedules:
             _call(clients.scheduler.delete_schedule, f"Scheduler DeleteSchedule {name}", Name=name, GroupName=group)
             out.append(Change("schedule", name, "deleted"))
-    for page in clients.sfn.get_paginator("list_state_machines").paginate():
-        for m in page.get("stateMachines", []):
-            if not m["name"].startswith(f"{group}-") or m["name"] in plan.state_machines:
-                continue
-            tags = _call(clients.sfn.list_tags_for_resource, f"Step Functions tags of {m['name']}",
-                         resourceArn=m["stateMachineArn"]).get("tags", [])  # fmt: skip
-            if {"key": MANAGED_TAG, "value": group} not in tags:
-                continue  # a name like ours, but not ours: never delete it
-            _call(clients.sfn.delete_state_machine, f"Step Functions DeleteStateMachine {m['name']}",
-                  stateMachineArn=m["stateMachineArn"])  # fmt: skip
-            out.append(Change("state machine", m["name"], "deleted"))
+    for m in _pages(clients.sfn, "list_state_machines", "Step Functions ListStateMachines", "stateMachines"):
+        if not m["name"].startswith(f"{group}-") or m["name"] in plan.state_machines:
+            continue
+        tags = _call(clients.sfn.list_tags_for_resource, f"Step Functions tags of {m['name']}",
+                     resourceArn=m["stateMachineArn"]).get("tags", [])  # fmt: skip
+        if {"key": MANAGED_TAG, "value": group} not in tags:
+            continue  # a name like ours, but not ours: never delete it
+        _call(clients.sfn.delete_state_machine, f"Step Functions DeleteStateMachine {m['name']}",
+              stateMachineArn=m["stateMachineArn"])  # fmt: skip
+        out.append(Change("state machine", m["name"], "deleted"))
     return out
 
 
