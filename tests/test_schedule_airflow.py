@@ -107,3 +107,23 @@ def test_dag_file_loads_under_airflow_and_the_amazon_provider(dag_file, tmp_path
     assert all("fail_loudly" in t["downstream"] for name, t in tasks.items() if name != "fail_loudly")
     assert tasks["create_cluster"]["type"] == "EmrCreateJobFlowOperator"
     assert tasks["athena_check"]["type"] == "EmrStepSensor"
+
+
+def test_existing_cluster_dag_adds_steps_to_it_and_creates_nothing(tmp_path):
+    from lakeloader.config import parse_config
+    from lakeloader.schedule.airflow import render_dag
+
+    table = {"database": "demo", "source": {"path": "/in", "format": "csv"}, "partitions": [{"name": "x"}]}
+    config = parse_config({
+        "warehouse": str(tmp_path), "tables": {"events": table},
+        "schedule": {"cluster": "existing", "cluster_id": "j-ABC123", "tables": {"events": {"cron": "rate(1 day)"}}},
+    })  # fmt: skip
+    step = {"Name": "s", "ActionOnFailure": "CONTINUE", "HadoopJarStep": {"Jar": "command-runner.jar", "Args": ["a"]}}
+    source = render_dag(config, ["events"], {"events": (step, step)}, None)
+    tree = ast.parse(source)
+    called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    assert "EmrCreateJobFlowOperator" not in called and "EmrTerminateJobFlowOperator" not in called
+    job_flow_ids = {ast.literal_eval(k.value) for n in ast.walk(tree) if isinstance(n, ast.Call)
+                    for k in n.keywords if k.arg == "job_flow_id"}  # fmt: skip
+    assert job_flow_ids == {"j-ABC123"}
+    assert "schedule='@daily'" in source

@@ -45,10 +45,7 @@ AWS_CONN_ID = "aws_default"
 TEMPLATE = '''
 
 # ---------------------------------------------------------------- {table}
-{const}_JOB_FLOW = (
-{job_flow}
-)
-{const}_LOAD_STEPS = (
+{job_flow}{const}_LOAD_STEPS = (
 {load_steps}
 )
 {const}_VALIDATE_STEPS = (
@@ -157,7 +154,7 @@ def render_dag(
             )
             chain = "cluster, load, wait_load, validate, athena_check, terminate"
         else:
-            cluster = "None  # schedule.cluster: existing"
+            cluster = f"{s.cluster_id!r}  # schedule.cluster: existing"
             job_flow_id = repr(s.cluster_id)
             terminate = ""
             chain = "load, wait_load, validate, athena_check"
@@ -173,7 +170,7 @@ def render_dag(
                 cluster=cluster,
                 job_flow_id=job_flow_id,
                 const=const,
-                job_flow=_literal(run_job_flow),
+                job_flow=f"{const}_JOB_FLOW = (\n{_literal(run_job_flow)}\n)\n" if run_job_flow else "",
                 load_steps=_literal([load]),
                 validate_steps=_literal([validate]),
                 terminate=terminate,
