@@ -127,3 +127,8 @@ def test_existing_cluster_dag_adds_steps_to_it_and_creates_nothing(tmp_path):
                     for k in n.keywords if k.arg == "job_flow_id"}  # fmt: skip
     assert job_flow_ids == {"j-ABC123"}
     assert "schedule='@daily'" in source
+
+
+def test_dag_path_must_be_a_python_file(capsys, tmp_path):
+    assert main(["schedule", "--config", str(tmp_path / "none.yaml"), "--airflow-dag", str(tmp_path / "dags.txt")]) == 2
+    assert capsys.readouterr().err.strip().endswith("dags.txt: Airflow loads DAGs from .py files")

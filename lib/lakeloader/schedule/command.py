@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any, Optional
 
-from lakeloader.config import load_config
+from lakeloader.config import Config, load_config
 from lakeloader.errors import ConfigError, UsageError
 
 log = logging.getLogger(__name__)
@@ -42,35 +42,11 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     from lakeloader import deploy
     from lakeloader.schedule import resources
 
+    if args.airflow_dag and not args.airflow_dag.endswith(".py"):
+        raise UsageError(f"--airflow-dag {args.airflow_dag}: Airflow loads DAGs from .py files")
     config = load_config(args.config, args.set)
     tables = resources.check_tables(config, parse_tables(args.tables))
-    transient = config.schedule.cluster == "transient"
-    deploy.check_emr(config.emr, config.source_file, transient)
-    root = deploy.project_root()
-    bundle = deploy.build_code(root)
-    code_location = str(config.emr.code_location)
-    validate_job = root / "jobs" / VALIDATE_JOB
-    if not validate_job.is_file():
-        raise ConfigError(f"{validate_job}: missing from the checkout; run schedule from a lakeloader clone")
-    config_artifact = deploy.Artifact.of("config", Path(args.config))
-    validate_artifact = deploy.Artifact.of("job", validate_job)
-    artifacts = [*bundle.artifacts(), validate_artifact, config_artifact]
-    overrides = [s for s in args.set if not s.startswith("schedule.")]
-    steps = {}
-    for name in tables:
-        table = config.table(name)
-        uris = (bundle.code.uri(code_location), config_artifact.uri(code_location))
-        load = deploy.build_step(table, config.emr, uris[0], bundle.job.uri(code_location), uris[1], None, overrides)
-        validate = deploy.build_step(table, config.emr, uris[0], validate_artifact.uri(code_location), uris[1],
-                                     None, overrides)  # fmt: skip
-        validate["Name"] = f"lakeloader validate {name}"
-        steps[name] = (load, validate)
-    run_job_flow = None
-    if transient:
-        configurations = deploy.load_configurations(root / "conf" / "emr")
-        run_job_flow = deploy.build_run_job_flow(config.emr, configurations, bundle, code_location)
-    uploads = [deploy.Upload(a, a.uri(code_location)) for a in artifacts]
-
+    steps, run_job_flow, uploads = build_requests(config, tables, args.config, args.set)
     if args.airflow_dag:
         from lakeloader.schedule.airflow import render_dag
 
@@ -85,7 +61,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     clients = resources.Clients.from_config(config)
     plan = resources.build_plan(config, tables, steps, run_job_flow, resources.account_id(clients))
     done = deploy.upload_artifacts(deploy.Clients.from_config(config.aws).s3, uploads)
-    log.info("uploaded %d of %d files to %s", sum(bool(u.uploaded) for u in done), len(done), code_location)
+    log.info("uploaded %d of %d files to %s", sum(bool(u.uploaded) for u in done), len(done), config.emr.code_location)
     # moto has no ValidateStateMachineDefinition: against a local endpoint the local ASL check stands alone.
     changes = resources.apply_plan(clients, plan, prune=not args.tables, validate_remote=not config.aws.endpoint_url)
     width = max(len(c.kind) for c in changes)
@@ -96,9 +72,45 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return 0
 
 
+def build_requests(
+    config: Config, tables: list[str], config_path: str, overrides: list[str]
+) -> tuple[dict[str, tuple[dict[str, Any], dict[str, Any]]], Optional[dict[str, Any]], list[Any]]:
+    """Per table its (load, validate) EMR steps, the RunJobFlow request (transient clusters) and the uploads.
+
+    The same builders as deploy-step: the code is packaged and addressed by content the same way.
+    """
+    from lakeloader import deploy
+
+    transient = config.schedule.cluster == "transient"
+    deploy.check_emr(config.emr, config.source_file, transient)
+    root = deploy.project_root()
+    bundle = deploy.build_code(root)
+    code_location = str(config.emr.code_location)
+    validate_job = root / "jobs" / VALIDATE_JOB
+    if not validate_job.is_file():
+        raise ConfigError(f"{validate_job}: missing from the checkout; run schedule from a lakeloader clone")
+    config_artifact = deploy.Artifact.of("config", Path(config_path))
+    validate_artifact = deploy.Artifact.of("job", validate_job)
+    forwarded = [s for s in overrides if not s.startswith("schedule.")]
+    code_uri, config_uri = bundle.code.uri(code_location), config_artifact.uri(code_location)
+    steps = {}
+    for name in tables:
+        table = config.table(name)
+        load = deploy.build_step(table, config.emr, code_uri, bundle.job.uri(code_location), config_uri, None,
+                                 forwarded)  # fmt: skip
+        validate = deploy.build_step(table, config.emr, code_uri, validate_artifact.uri(code_location), config_uri,
+                                     None, forwarded)  # fmt: skip
+        validate["Name"] = f"lakeloader validate {name}"
+        steps[name] = (load, validate)
+    run_job_flow = None
+    if transient:
+        configurations = deploy.load_configurations(root / "conf" / "emr")
+        run_job_flow = deploy.build_run_job_flow(config.emr, configurations, bundle, code_location)
+    artifacts = [*bundle.artifacts(), validate_artifact, config_artifact]
+    return steps, run_job_flow, [deploy.Upload(a, a.uri(code_location)) for a in artifacts]
+
+
 def _write_dag(path: str, text: str) -> None:
-    if not path.endswith(".py"):
-        raise UsageError(f"--airflow-dag {path}: Airflow loads DAGs from .py files; name it e.g. lakeloader_dags.py")
     try:
         Path(path).write_text(text, encoding="utf-8")
     except OSError as e:
