@@ -325,3 +325,18 @@ def test_scheduled_run_date_minus_days_before():
         shift_run_date(["--run-date", "2024-03-01", "--days-before", "x"])
     with pytest.raises(UsageError, match="needs a number of days and --run-date"):
         shift_run_date(["--days-before", "1"])
+
+
+def test_validation_job_starts_a_spark_context_on_a_cluster(monkeypatch, capsys, tmp_path):
+    from jobs import validate as job
+
+    from lakeloader import session
+
+    started = []
+    monkeypatch.setattr(session, "build_session", lambda name, *a, **kw: started.append(name))
+    monkeypatch.setattr(session, "is_on_cluster", lambda: False)
+    assert job.main(["--config", str(tmp_path / "missing.yaml"), "--table", "t"]) == 2
+    assert started == [] and "missing.yaml: file not found" in capsys.readouterr().err
+    monkeypatch.setattr(session, "is_on_cluster", lambda: True)
+    assert job.main(["--config", str(tmp_path / "missing.yaml"), "--table", "t"]) == 2
+    assert started == ["lakeloader-validate"]
