@@ -278,10 +278,7 @@ def _run_tables(args: argparse.Namespace, config: Config) -> int:
     run_date = args.run_date or dt.datetime.now(dt.timezone.utc).date()
     items = [batch.Item(name, run_date) for name in names]
     results = _run_batch(args, config, items, "run", f"lakeloader-{len(items)}-tables")
-    print(f"lakeloader run of {len(items)} tables for {run_date.isoformat()}")
-    print(_table(batch.summary_rows(results, by_table=True)))
-    print(batch.totals(results))
-    return batch.exit_code(results)
+    return _report_batch(f"lakeloader run of {len(items)} tables for {run_date.isoformat()}", results, True)
 
 
 def _run_batch(args: argparse.Namespace, config: Config, items: list[Any], what: str, app: str) -> list[Any]:
@@ -309,8 +306,16 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     items = [batch.Item(args.table, d) for d in dates]
     log.info("backfill of %s: %d run dates from %s to %s", args.table, len(items), dates[0], dates[-1])
     results = _run_batch(args, config, items, "backfill", f"lakeloader-backfill-{args.table}")
-    print(f"lakeloader backfill of {table.database}.{table.name}, {dates[0]} to {dates[-1]} every {args.step}")
-    print(_table(batch.summary_rows(results, by_table=False)))
+    title = f"lakeloader backfill of {table.database}.{table.name}, {dates[0]} to {dates[-1]} every {args.step}"
+    return _report_batch(title, results, False)
+
+
+def _report_batch(title: str, results: list[Any], by_table: bool) -> int:
+    """Print a batch's summary table and totals; the worst item's exit code."""
+    from lakeloader import batch
+
+    print(title)
+    print(_table(batch.summary_rows(results, by_table)))
     print(batch.totals(results))
     return batch.exit_code(results)
 
