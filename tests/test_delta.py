@@ -1,7 +1,8 @@
 """`format: delta`: the Delta log read with delta-rs, the Glue definition, local queries over the log.
 
-Delta tables here are written with `deltalake` (delta-rs): Delta Lake's JVM jars cannot be downloaded on
-this machine, so only the Spark write itself needs them (test_spark_write_delta_round_trip).
+Most tables here are written with `deltalake` (delta-rs) to keep them small and fast; the Spark write
+through delta-spark (jars of jvm/pom.xml) is tested in test_spark_write_delta_round_trip and
+tests/test_pipeline_delta.py.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from lakeloader.config import AwsConfig, TableConfig, parse_config
 from lakeloader.delta import (
     DELTA_SPARK_CONF,
     delta_available,
-    delta_jars,
     delta_version,
     restore_delta,
     snapshot_partitions,
@@ -39,10 +39,6 @@ from lakeloader.partitioning import HIVE_DEFAULT_PARTITION
 from lakeloader.query.duckdb import DuckDBEngine
 from lakeloader.register import ensure_delta_table, planned_delta_columns
 
-NO_JARS = (
-    "Delta Lake JVM jars are not downloadable here (Maven Central unreachable); set LAKELOADER_DELTA_JARS "
-    "to the delta-spark_2.12-3.3.x and delta-storage-3.3.x jars to run it"
-)
 COLS = [{"Name": "id", "Type": "bigint"}, {"Name": "amount", "Type": "decimal(12,2)"}]
 KEYS = [{"Name": "dt", "Type": "date"}, {"Name": "country", "Type": "string"}]
 AMOUNT = pa.decimal128(12, 2)
@@ -177,11 +173,12 @@ def test_delta_version_of_no_table_when_missing_ok(tmp_path):
     assert delta_version(f"file://{tmp_path}/nothing", missing_ok=True) == -1
 
 
-def test_restore_undoes_later_commits(root, catalog):
+@pytest.mark.spark
+def test_restore_undoes_later_commits(spark, root, catalog):
     path = root[len("file://") :]
     write_deltalake(path, arrow([(10, "1.00", D1, "de")]), mode="overwrite", predicate="country = 'de'")
     write_deltalake(path, arrow([(11, "1.00", D2, "nl")]), mode="append")
-    assert restore_delta(root, 0) == 3  # a new commit that brings back version 0's files
+    assert restore_delta(spark, root, 0) == 3  # a new commit that brings back version 0's files
     assert [(p.values, p.rows) for p in snapshot_partitions(root, ["dt", "country"])] == [
         (["2026-01-01", "a/b"], 1),
         (["2026-01-01", "de"], 2),
@@ -189,7 +186,7 @@ def test_restore_undoes_later_commits(root, catalog):
         (["2026-01-02", "a/b"], 1),
         ([HIVE_DEFAULT_PARTITION, "fr"], 2),
     ]
-    assert restore_delta(root, 3) == 3  # already there: no commit
+    assert restore_delta(spark, root, 3) == 3  # already there: no commit
 
 
 def test_storage_options_for_s3():
@@ -394,32 +391,6 @@ def test_glue_registration_and_query_on_s3(moto_endpoint):
 # --------------------------------------------------------------------------- Spark side
 
 
-def test_delta_jars_unset_is_empty(monkeypatch):
-    monkeypatch.delenv("LAKELOADER_DELTA_JARS", raising=False)
-    assert delta_jars() == []
-
-
-def test_delta_jars_from_files_and_directories(tmp_path, monkeypatch):
-    a, b = tmp_path / "delta-spark_2.12-3.3.2.jar", tmp_path / "delta-storage-3.3.2.jar"
-    a.touch(), b.touch()
-    monkeypatch.setenv("LAKELOADER_DELTA_JARS", f"{a}{os.pathsep}{b}")
-    assert delta_jars() == [str(a), str(b)]
-    monkeypatch.setenv("LAKELOADER_DELTA_JARS", f"{b},{a}")
-    assert delta_jars() == [str(b), str(a)]
-    (tmp_path / "README").touch()
-    monkeypatch.setenv("LAKELOADER_DELTA_JARS", str(tmp_path))
-    assert delta_jars() == [str(a), str(b)]
-
-
-def test_delta_jars_missing_is_a_config_error(tmp_path, monkeypatch):
-    monkeypatch.setenv("LAKELOADER_DELTA_JARS", str(tmp_path / "nope.jar"))
-    with pytest.raises(ConfigError, match=f"LAKELOADER_DELTA_JARS: {tmp_path}/nope.jar does not exist"):
-        delta_jars()
-    monkeypatch.setenv("LAKELOADER_DELTA_JARS", str(tmp_path))
-    with pytest.raises(ConfigError, match="holds no \\*.jar files"):
-        delta_jars()
-
-
 def test_delta_spark_conf():
     assert DELTA_SPARK_CONF == {
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -480,21 +451,21 @@ def test_write_delta_writer_settings(monkeypatch, mode, evolution, expected):
 
 
 @pytest.mark.spark
-def test_write_delta_without_delta_jvm_is_one_line_config_error(spark, tmp_path):
-    if delta_available(spark):
-        pytest.skip("this session has Delta Lake's jars")
+def test_write_delta_without_delta_jvm_is_one_line_config_error(spark, tmp_path, monkeypatch):
+    # The test session has delta-spark (make install); a cluster session without it (EMR's delta-defaults
+    # off) is what this stands for.
+    assert delta_available(spark)
+    monkeypatch.setattr(delta, "delta_available", lambda spark: False)
     df = spark.createDataFrame([(1, "de")], "id bigint, country string")
     with pytest.raises(ConfigError) as info:
         write_delta(df, f"file://{tmp_path}/t", ["country"], "append", "snappy")
     msg = str(info.value)
-    assert "\n" not in msg and "io.delta.tables.DeltaTable" in msg and "LAKELOADER_DELTA_JARS" in msg
+    assert "\n" not in msg and "io.delta.tables.DeltaTable" in msg and "delta-defaults" in msg
     assert not (tmp_path / "t").exists()
 
 
 @pytest.mark.spark
 def test_spark_write_delta_round_trip(spark, tmp_path, catalog):
-    if not delta_available(spark):
-        pytest.skip(NO_JARS)
     from lakeloader.session import spark_uri
 
     root = f"file://{tmp_path}/wh/demo/events"

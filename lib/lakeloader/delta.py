@@ -1,7 +1,7 @@
 """Delta Lake output: the Spark write (delta-spark's JVM classes) and reading the Delta log (delta-rs).
 
 Spark writes through delta-spark, which EMR 7 ships (`delta-defaults: delta.enabled=true`); off EMR its
-jars come from $LAKELOADER_DELTA_JARS, since Maven Central is out of reach here. Everything lakeloader
+jars are the pinned ones of jvm/pom.xml that `make install` fetches (lakeloader.jvm). Everything lakeloader
 needs to know after a write (files, rows and bytes per partition, the table version) is read from the
 Delta log with the `deltalake` package, so it is the same whoever wrote the table.
 """
@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import unquote, urlparse
 
@@ -33,7 +30,6 @@ if TYPE_CHECKING:  # the query side (DuckDB) reads Delta logs without Spark
 
 log = logging.getLogger(__name__)
 
-JARS_ENV = "LAKELOADER_DELTA_JARS"
 DELTA_TABLE_CLASS = "io.delta.tables.DeltaTable"
 
 # What a SparkSession needs for Delta SQL and catalog tables (Delta Lake's quick start and EMR's
@@ -49,8 +45,7 @@ _MODES = {"append": "append", "overwrite_partitions": "overwrite", "overwrite": 
 
 NO_DELTA_JVM = (
     f"format: delta needs Delta Lake's JVM classes ({DELTA_TABLE_CLASS}) in the Spark session; on EMR 7 enable "
-    f"the delta-defaults classification (delta.enabled=true), elsewhere set {JARS_ENV} to the "
-    "delta-spark_2.12-3.3.x and delta-storage-3.3.x jars"
+    "the delta-defaults classification (delta.enabled=true), elsewhere run `make install` (jvm/pom.xml)"
 )
 
 
@@ -65,26 +60,6 @@ class DeltaFile:
 
 
 # --------------------------------------------------------------------------- Spark side
-
-
-def delta_jars() -> list[str]:
-    """Jar paths from $LAKELOADER_DELTA_JARS (files separated by os.pathsep or ',', or directories of *.jar)."""
-    raw = os.environ.get(JARS_ENV, "").strip()
-    if not raw:
-        return []
-    jars: list[str] = []
-    for item in filter(None, (s.strip() for s in re.split(f"[,{re.escape(os.pathsep)}]", raw))):
-        path = Path(item).expanduser()
-        if path.is_dir():
-            found = sorted(str(p.resolve()) for p in path.glob("*.jar"))
-            if not found:
-                raise ConfigError(f"{JARS_ENV}: directory {item} holds no *.jar files")
-            jars += found
-        elif path.is_file():
-            jars.append(str(path.resolve()))
-        else:
-            raise ConfigError(f"{JARS_ENV}: {item} does not exist (give jar files or a directory of jars)")
-    return jars
 
 
 def delta_available(spark: SparkSession) -> bool:
@@ -187,18 +162,22 @@ def delta_version(table_uri: str, aws: Optional[AwsConfig] = None, missing_ok: b
         raise
 
 
-def restore_delta(table_uri: str, version: int, aws: Optional[AwsConfig] = None) -> int:
+def restore_delta(spark: SparkSession, table_uri: str, version: int, aws: Optional[AwsConfig] = None) -> int:
     """Commit a restore of the table to `version` (undoing later commits, e.g. a run whose audit failed).
 
     Returns the new log version. Files of the undone commits stay on storage until VACUUM; readers of
     the log no longer see them. The caller holds the table's lock, so no other writer races this commit.
+    The restore is delta-spark's own (`RESTORE TABLE`), like the write: delta-rs's restore of a table
+    delta-spark wrote left the undone files of non-ASCII partitions live (paths it encodes differently).
     """
-    table = open_table(table_uri, aws)
-    if int(table.version()) == version:
+    current = delta_version(table_uri, aws)
+    if current == version:
         return version
-    table.restore(version)
+    on_cluster = not spark.sparkContext.master.startswith("local")
+    path = storage.hadoop_uri(table_uri, on_cluster).replace("`", "``")
+    spark.sql(f"RESTORE TABLE delta.`{path}` TO VERSION AS OF {int(version)}")
     log.info("restored Delta table %s to version %d", table_uri, version)
-    return int(table.version())
+    return delta_version(table_uri, aws)
 
 
 def live_files(
