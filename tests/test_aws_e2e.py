@@ -3,6 +3,11 @@ and an independent reader that knows only the database and table name reads ever
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -90,7 +95,10 @@ def test_run_to_s3_and_glue_reads_back_every_row_once(write_config, lake, capsys
         )
         for o in page.get("Contents", [])
     ]
-    assert keys and all("/_v=" in k and Path(k).name.startswith("part-") and k.endswith(".parquet") for k in keys)
+    # s3a keeps directory markers (empty keys ending in "/", fs.s3a.directory.marker.retention): no reader
+    # takes them for files. Everything else is a data file in a version directory (no _SUCCESS, no __magic).
+    files = [k for k in keys if not k.endswith("/")]
+    assert files and all("/_v=" in k and Path(k).name.startswith("part-") and k.endswith(".parquet") for k in files)
     manifests = s3.list_objects_v2(Bucket=lake["bucket"], Prefix=f"warehouse/_lakeloader/{database}/events/manifests/")
     assert [o["Key"].rsplit("/", 1)[1].endswith(".json") for o in manifests["Contents"]] == [True]
 
@@ -150,3 +158,47 @@ def test_projected_table_on_s3_registers_no_partitions_and_athena_finds_every_ro
     # lakeloader's DuckDB engine reads the same manifests from S3.
     assert main(["query", "--config", cfg, f"SELECT count(*) AS n FROM {database}.events", "--format", "csv"]) == 0
     assert capsys.readouterr().out.splitlines() == ["n", "300"]
+
+
+def pending_uploads(s3, bucket: str, prefix: str) -> list[str]:
+    return [u["Key"] for u in s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix).get("Uploads", [])]
+
+
+def test_killed_write_to_s3_publishes_nothing_and_the_rerun_aborts_its_uploads(write_config, lake, tmp_path, capsys):
+    """The S3A committer uploads each file as a multipart upload that only job commit completes: a kill
+    before then leaves nothing visible, and the next run aborts what was left (S3 bills it otherwise)."""
+    database = f"demo_{uuid.uuid4().hex[:6]}"
+    cfg = write_config(
+        {"events": events_table(database=database, max_records_per_file=20)},  # ~300 files: a wide window
+        warehouse=f"s3://{lake['bucket']}/warehouse",
+        catalog={"kind": "glue"},
+        aws={"region": "us-east-1", "endpoint_url": lake["endpoint"]},
+    )
+    argv = ["run", "--config", cfg, "--table", "events", "--input", str(lake["input"]), "--run-id", "k"]
+    s3 = boto3.client("s3", endpoint_url=lake["endpoint"], region_name="us-east-1")
+    prefix = f"warehouse/{database}/events/"
+    with open(tmp_path / "killed.log", "wb") as log:
+        # Its own process group: the kill takes the JVM too, as kill -9 of a whole step would.
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lakeloader.cli", *argv], stdout=log, stderr=log, start_new_session=True
+        )
+        deadline, pause = time.monotonic() + 240, 0.02
+        while not pending_uploads(s3, lake["bucket"], prefix) and proc.poll() is None:
+            assert time.monotonic() < deadline, "no multipart upload started within 240 s"
+            time.sleep(pause)
+            pause = min(pause * 1.5, 0.2)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    assert proc.returncode == -9, (tmp_path / "killed.log").read_text()[-2000:]
+    assert pending_uploads(s3, lake["bucket"], prefix)  # the kill landed mid-write
+    listing = s3.list_objects_v2(Bucket=lake["bucket"], Prefix=prefix).get("Contents", [])
+    assert [o["Key"] for o in listing if o["Key"].endswith(".parquet")] == []  # nothing visible
+    glue = boto3.client("glue", endpoint_url=lake["endpoint"], region_name="us-east-1")
+    with pytest.raises(glue.exceptions.EntityNotFoundException):  # no table, so no partition, to read
+        glue.get_table(DatabaseName=database, Name="events")
+
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert pending_uploads(s3, lake["bucket"], prefix) == []
+    _, rows = read_through_glue(lake["endpoint"], database, "events")
+    assert sum(rows.values()) == sum(n for n, _ in expected_from_csv(lake["input"]).values())

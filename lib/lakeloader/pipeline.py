@@ -41,7 +41,7 @@ from lakeloader.register import (
     planned_delta_columns,
     publish_partitions,
 )
-from lakeloader.session import configure_s3, spark_uri
+from lakeloader.session import configure_s3, require_jars, spark_uri
 from lakeloader.source import CORRUPT, SOURCE_FILE, Input, InputFile, read_source
 from lakeloader.validate import Report
 from lakeloader.writer import (
@@ -109,6 +109,7 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
     configure_s3(spark, aws)
 
     with _stage("plan", timings):
+        require_jars(spark, config, table, uri)  # a missing jar is one line here, not a Java trace mid-write
         inp = read_source(spark, table.source, [uri], where)
         check_rules(inp.df.schema, table.partitions, where)
         df = add_partition_columns(inp.df, table.partitions)
@@ -168,7 +169,8 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
         attempt = done.attempt + 1 if done is not None else 1
         version = run_id if attempt == 1 else f"{run_id}.{attempt}"
         uri_m = manifests.save(replace(base, status="writing", attempt=attempt), admin, aws)
-        storage.delete_dir(f"{root}/_temporary", aws)  # left by a killed Spark job; we hold the lock
+        if aborted := storage.clear_interrupted_write(root, aws):  # a killed Spark job's; we hold the lock
+            log.info("aborted %d multipart uploads an interrupted write left under %s", aborted, root)
         versions.remove_abandoned_attempts(root, run_id, attempt, catalog, table, aws)
 
         plan = plan_layout(names, table.target_file_mb, table.max_records_per_file)
@@ -245,6 +247,9 @@ def _publish_delta(
         return RunSummary(done, manifests.save(done, admin, aws), "recovered")
     planned = planned_delta_columns(catalog, table, columns, keys)  # schema problems fail before writing
     before = delta.delta_version(root, aws, missing_ok=True)
+    # A first load may go into a folder holding files lakeloader never wrote (a custom `location`):
+    # a failed one removes only what appeared since.
+    existing = storage.entries(root, aws) if before < 0 else {}
     uri_m = manifests.save(replace(base, status="writing"), admin, aws)
     plan = plan_layout(names, table.target_file_mb, table.max_records_per_file)
     with _stage("write", timings):
@@ -271,11 +276,11 @@ def _publish_delta(
             params = {"lakeloader.run_id": run_id, "lakeloader.delta_version": str(delta.delta_version(root, aws))}
             ensure_delta_table(catalog, table, columns, keys, root, params)
     except BaseException:
-        log.warning("run %s failed; restoring the Delta table to version %d", run_id, before)
+        log.warning("run %s failed; restoring the Delta table to version %d (-1: none)", run_id, before)
         if before >= 0:
-            delta.restore_delta(root, before, aws)
+            delta.restore_delta(spark, root, before, aws)
         else:
-            storage.delete_dir(root, aws)
+            storage.remove_new(root, existing, aws)
         raise
     m = replace(m, status="published", timings_s=timings)
     manifests.save(m, admin, aws)
@@ -336,6 +341,8 @@ def _write(df, inp: Input, root: str, plan, version: str, table: TableConfig, wh
             df, inp.bad, root, plan, version, table.compression, aws, unparsed_conditions(table.partitions)
         )
     except Exception as e:
+        # The committer's job abort does this too; a second pass costs one LIST and bills nothing later.
+        storage.abort_uploads(root, aws)
         text = str(e)
         if "Malformed" in text or "MALFORMED" in text:
             sample = re.search(r"Malformed records are detected in record parsing[^\n]*", text)

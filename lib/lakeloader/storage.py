@@ -6,6 +6,7 @@ run's output and removing old versions. pyarrow's filesystems give one interface
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
 from urllib.parse import urlparse
@@ -54,6 +55,12 @@ def to_filesystem(uri: str, aws: Optional[AwsConfig] = None) -> tuple[pafs.FileS
     raise ValueError(f"unsupported storage scheme in {uri!r}")
 
 
+def _path(uri: str) -> str:
+    """The path inside its filesystem of a file:// or s3:// URI, as to_filesystem gives it."""
+    parsed = urlparse(uri)
+    return parsed.path or uri if parsed.scheme in ("", "file") else f"{parsed.netloc}{parsed.path}"
+
+
 def _uri(prefix_uri: str, fs_path: str) -> str:
     scheme = urlparse(prefix_uri).scheme or "file"
     return f"{scheme}://{fs_path}" if scheme != "file" else f"file://{fs_path}"
@@ -98,6 +105,33 @@ def list_files(uri: str, aws: Optional[AwsConfig] = None, suffix: str = "") -> l
     return sorted(out, key=lambda f: f.uri)
 
 
+def list_dirs(
+    root: str, dirs: Sequence[str], aws: Optional[AwsConfig] = None, suffix: str = ""
+) -> dict[str, list[FileInfo]]:
+    """list_files of each of `dirs`, with one recursive listing per first-level directory under `root`
+    instead of one per directory.
+
+    On S3 a LIST is a request: a run's 600 partitions over 30 days take 30 LISTs, not 600. Listing
+    below `<root>/<k1=v1>/` also returns other versions' files, which is why it does not go up to the
+    root itself (a table with very many partitions would list them all).
+    """
+    base = root.rstrip("/")
+    groups: dict[str, list[str]] = {}
+    for d in dirs:
+        rest = d.rstrip("/")[len(base) + 1 :] if d.startswith(base + "/") else ""
+        groups.setdefault(f"{base}/{rest.split('/')[0]}" if rest else d, []).append(d)
+    out: dict[str, list[FileInfo]] = {d: [] for d in dirs}
+    for prefix, members in groups.items():
+        wanted = {_path(d).rstrip("/"): d for d in members}
+        for f in list_files(prefix, aws, suffix):
+            parent = _path(f.uri).rsplit("/", 1)[0]
+            while parent not in wanted and "/" in parent:  # files below a directory count, as in list_files
+                parent = parent.rsplit("/", 1)[0]
+            if parent in wanted:
+                out[wanted[parent]].append(f)
+    return out
+
+
 def delete_dir(uri: str, aws: Optional[AwsConfig] = None) -> None:
     """Remove a directory (prefix) and everything under it; missing is fine."""
     fs, path = to_filesystem(uri, aws)
@@ -105,6 +139,67 @@ def delete_dir(uri: str, aws: Optional[AwsConfig] = None) -> None:
         fs.delete_dir(path)
     except FileNotFoundError:
         pass
+
+
+def entries(uri: str, aws: Optional[AwsConfig] = None) -> dict[str, bool]:
+    """Every file and directory below a prefix, hidden ones too: {path inside the filesystem: is a directory}."""
+    fs, path = to_filesystem(uri, aws)
+    try:
+        infos = fs.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
+    except FileNotFoundError:
+        return {}
+    return {info.path: info.type == pafs.FileType.Directory for info in infos}
+
+
+def remove_new(uri: str, before: dict[str, bool], aws: Optional[AwsConfig] = None) -> int:
+    """Delete what appeared below a prefix since `before` (from entries()), leaving everything else; the count.
+
+    For a failed write into a folder that may hold files lakeloader never wrote (a custom `location`).
+    """
+    fs, _ = to_filesystem(uri, aws)
+    new = {p: d for p, d in entries(uri, aws).items() if p not in before}
+    # Only the top-most new entries: a new directory goes with everything under it.
+    top = [p for p in new if p.rsplit("/", 1)[0] not in new]
+    for p in top:
+        try:
+            fs.delete_dir(p) if new[p] else fs.delete_file(p)
+        except FileNotFoundError:
+            pass
+    return len(top)
+
+
+# Where an interrupted Spark write leaves its work: FileOutputCommitter's attempt directories and the
+# S3A magic committer's `.pending` manifests (its data are uncommitted multipart uploads, see below).
+SCRATCH_DIRS = ("_temporary", "__magic")
+
+
+def clear_interrupted_write(uri: str, aws: Optional[AwsConfig] = None) -> int:
+    """Remove what a killed Spark write left below a table root; returns the multipart uploads aborted.
+
+    On S3 the S3A committers upload every file as a multipart upload completed only at job commit; a
+    killed job leaves them invisible but billed until aborted. The caller holds the table's lock, so no
+    live writer's upload is under the prefix.
+    """
+    for name in SCRATCH_DIRS:
+        delete_dir(f"{uri.rstrip('/')}/{name}", aws)
+    return abort_uploads(uri, aws)
+
+
+def abort_uploads(uri: str, aws: Optional[AwsConfig] = None) -> int:
+    """Abort every incomplete multipart upload below an s3:// prefix (0 for file://); returns how many."""
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("s3", "s3a"):
+        return 0
+    from lakeloader.aws import client  # boto3 only where S3 is used
+
+    s3 = client("s3", aws or AwsConfig())
+    bucket, prefix = parsed.netloc, parsed.path.lstrip("/").rstrip("/") + "/"
+    n = 0
+    for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix):
+        for up in page.get("Uploads", []):
+            s3.abort_multipart_upload(Bucket=bucket, Key=up["Key"], UploadId=up["UploadId"])
+            n += 1
+    return n
 
 
 def exists(uri: str, aws: Optional[AwsConfig] = None) -> bool:

@@ -147,9 +147,12 @@ def partition_stats(
 ) -> list[PartitionStats]:
     """Files, rows (from Parquet footers) and bytes of each partition's version directory."""
 
+    locations = {vals: version_dir(table_root, names, vals, version) for vals in values}
+    listed = storage.list_dirs(table_root, list(locations.values()), aws, suffix=".parquet")
+
     def one(vals: tuple[str, ...]) -> PartitionStats:
-        loc = version_dir(table_root, names, vals, version)
-        files = storage.list_files(loc, aws, suffix=".parquet")
+        loc = locations[vals]
+        files = listed[loc]
         fs, _ = storage.to_filesystem(loc, aws)
         footers = [pq.read_metadata(storage.to_filesystem(f.uri, aws)[1], filesystem=fs) for f in files]
         return PartitionStats(

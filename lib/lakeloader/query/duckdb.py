@@ -45,6 +45,9 @@ class DuckDBEngine(QueryEngine):
         self.con = duckdb.connect(":memory:")
         self.queries_issued = 0
         self._s3_ready = False
+        # Listings of version directories (`_v=`): lakeloader writes each once and never adds to it, so one
+        # LIST serves every query of this engine (an audit runs several).
+        self._listings: dict[str, list[str]] = {}
 
     def query(self, sql: str, parameters: Sequence[Any] = ()) -> QueryResult:
         tree = _parse_one(sql)
@@ -80,9 +83,13 @@ class DuckDBEngine(QueryEngine):
         if is_delta_table(meta):
             columns, keys, files, values = _delta_listing(database, table, meta, self.aws)
         else:
-            for p in self.catalog.get_partitions(database, table):
-                for f in storage.list_files(p["StorageDescriptor"]["Location"], self.aws, suffix=".parquet"):
-                    files.append(_local(f.uri))
+            partitions = self.catalog.get_partitions(database, table)
+            listed = self._list(
+                meta["StorageDescriptor"]["Location"], [p["StorageDescriptor"]["Location"] for p in partitions]
+            )
+            for p in partitions:
+                for f in listed[p["StorageDescriptor"]["Location"]]:
+                    files.append(f)
                     for i, v in enumerate(p["Values"]):
                         values[i].append(v)
         q = _ident
@@ -125,6 +132,14 @@ class DuckDBEngine(QueryEngine):
         log.debug("attached %s.%s: %d files", database, table, len(files))
         return {c["Name"].lower() for c in [*columns, *keys] if c["Type"].lower() == "date"}
 
+    def _list(self, root: str, locations: list[str]) -> dict[str, list[str]]:
+        """The Parquet files of each partition location (DuckDB paths), listed a day at a time, not one by one."""
+        todo = [loc for loc in locations if loc not in self._listings]
+        found = storage.list_dirs(root, todo, self.aws, suffix=".parquet")
+        fresh = {loc: [_local(f.uri) for f in files] for loc, files in found.items()}
+        self._listings.update({loc: files for loc, files in fresh.items() if "/_v=" in loc})
+        return {loc: self._listings[loc] if loc in self._listings else fresh[loc] for loc in locations}
+
     def _enable_s3(self) -> None:
         """Load httpfs from the duckdb-ext-httpfs wheel (never INSTALL: it downloads) and add an S3 secret."""
         if self._s3_ready:
@@ -143,6 +158,11 @@ class DuckDBEngine(QueryEngine):
             ssl = str(ep.scheme == "https").lower()
             opts += [f"ENDPOINT {_literal(ep.netloc)}", "URL_STYLE 'path'", f"USE_SSL {ssl}"]
         self.con.execute(f"CREATE OR REPLACE SECRET lakeloader_s3 (TYPE s3, {', '.join(opts)})")
+        # A data file lakeloader reads is never rewritten in place (new versions get new paths), so its size
+        # and Parquet footer can be kept for the engine's life: one HEAD and one footer read per file however
+        # many queries scan it (with per-query caching an audit re-read each several times).
+        self.con.execute("SET enable_http_metadata_cache = true")
+        self.con.execute("SET parquet_metadata_cache = true")
         self._s3_ready = True
 
 
