@@ -47,7 +47,7 @@ from lakeloader import jvm  # noqa: E402
 from lakeloader.aws import client as aws_client  # noqa: E402
 from lakeloader.catalog.glue import GlueCatalog  # noqa: E402
 from lakeloader.config import AwsConfig  # noqa: E402
-from lakeloader.session import build_session  # noqa: E402
+from lakeloader.session import S3A_COMMITTER_CONF, build_session  # noqa: E402
 from lakeloader.storage import list_files  # noqa: E402
 
 SCHEMA = "event_id BIGINT, event_ts TIMESTAMP, user_id STRING, country STRING, amount DECIMAL(12,2), payload STRING"
@@ -216,6 +216,14 @@ def lakeloader_run(inp: Path, work: Path, events: Path, target_mb: int, endpoint
 
 S3_BUCKET = "bench"
 LAKELOADER_S3 = "lakeloader run, S3 + Glue"
+CONTENDERS = {  # table name -> --only name
+    "plain partitionBy": "plain",
+    "repartition(cols)": "repartition",
+    "DuckDB COPY": "duckdb",
+    "awswrangler + Glue": "awswrangler",
+    "lakeloader run": "lakeloader",
+    LAKELOADER_S3: "lakeloader-s3",
+}
 WRANGLER_REQUIREMENTS = ROOT / "bench" / "requirements-awswrangler.txt"
 WRANGLER_SCRIPT = ROOT / "bench" / "awswrangler_contender.py"
 FAKE_AWS = {  # a benchmark never reaches AWS: fake keys, no profile or config files, no instance metadata
@@ -295,7 +303,8 @@ def lakeloader_s3(inp: Path, work: Path, events: Path, target_mb: int) -> dict:
     with moto_round(work, "lakeloader") as moto:
         aws_client("s3", AwsConfig(region="us-east-1", endpoint_url=moto["endpoint"])).create_bucket(Bucket=S3_BUCKET)
         stats = lakeloader_run(inp, work, events, target_mb, endpoint=moto["endpoint"])
-    return {**stats, "moto_cpu_s": moto["moto_cpu_s"], "requests": moto["requests"]}
+    committer = S3A_COMMITTER_CONF["spark.hadoop.fs.s3a.committer.name"]
+    return {**stats, "moto_cpu_s": moto["moto_cpu_s"], "requests": moto["requests"], "committer": committer}
 
 
 def awswrangler_write(python: Path, inp: Path, work: Path) -> dict:
@@ -329,6 +338,22 @@ def awswrangler_write(python: Path, inp: Path, work: Path) -> dict:
 
 def requests_text(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {n:,}" for k, n in counts.items()) + f" ({sum(counts.values()):,} in all)"
+
+
+def per_file(r: dict) -> float:
+    """HTTP requests the moto server logged per Parquet file written (the whole run: write, stats, audit, Glue)."""
+    return sum(r["requests"].values()) / r["files"] if r["files"] else float("nan")
+
+
+def s3_versus(s3: dict, wr: dict | None) -> str:
+    """The S3 line of `make bench`: requests per written file (target <= 6) and wall time against awswrangler's."""
+    text = f"lakeloader to S3: {per_file(s3):.1f} requests per written file (target <= 6), wall {s3['wall_s']:.1f} s"
+    if wr is None:
+        return text + "; awswrangler not run"
+    return (
+        text + f"; awswrangler {per_file(wr):.1f} requests per file, wall {wr['wall_s']:.1f} s: "
+        f"lakeloader/awswrangler wall {s3['wall_s'] / wr['wall_s']:.2f}x (target <= 1.0)"
+    )
 
 
 def fmt_opt(v, spec: str) -> str:
@@ -587,10 +612,12 @@ def compare(args) -> int:
         ("lakeloader run", lambda: lakeloader_run(inp, work, events, args.target_mb)),
         (LAKELOADER_S3, lambda: lakeloader_s3(inp, work, events, args.target_mb)),
     ]
+    if args.only:
+        contenders = [c for c in contenders if CONTENDERS[c[0]] in args.only]
     if wrangler is None:
         contenders = [c for c in contenders if c[0] != "awswrangler + Glue"]
     s3_note = "" if jvm.jar_paths("spark") else "not run: the s3a jars are missing (`make install`)"
-    if s3_note or args.no_awswrangler:
+    if s3_note or (args.no_awswrangler and not args.only):
         s3_note = s3_note or "not run (--no-awswrangler: it is awswrangler's like-for-like)"
         contenders = [c for c in contenders if c[0] != LAKELOADER_S3]
     rounds: list[dict[str, dict]] = []
@@ -615,9 +642,10 @@ def compare(args) -> int:
     for r in results:
         r["walls"] = [rd[r["tool"]]["wall_s"] for rd in rounds]
         r["wall_s"] = statistics.median(r["walls"])
-    plain = results[0]["wall_s"]
-    idiom = results[1]["wall_s"]
-    lake = next(r for r in results if r["tool"] == "lakeloader run")
+    by_tool = {r["tool"]: r for r in results}
+    plain = by_tool.get("plain partitionBy", {}).get("wall_s")
+    idiom = by_tool.get("repartition(cols)", {}).get("wall_s")
+    lake = by_tool.get("lakeloader run")
     columns = [
         "tool", "wall s (median)", "rounds", "vs plain", "vs repartition", "files", "files/partition (max)",
         "within file bound", "write tasks", "max/median task", "input read / source",
@@ -630,14 +658,15 @@ def compare(args) -> int:
         read = None if r["input_bytes_read"] is None else r["input_bytes_read"] / src_bytes
         cells = [
             r["tool"], f"{r['wall_s']:.1f}", " / ".join(f"{w:.1f}" for w in r["walls"]),
-            f"{r['wall_s'] / plain:.2f}x", f"{r['wall_s'] / idiom:.2f}x", str(r["files"]),
+            fmt_opt(plain and r["wall_s"] / plain, ".2f"), fmt_opt(idiom and r["wall_s"] / idiom, ".2f"),
+            str(r["files"]),
             f"{r['files'] / r['partitions']:.2f} ({r['max_files_per_partition']})",
             str(bound_ok(r["per_partition"], args.target_mb)),
             fmt_opt(r["write_tasks"], "d"), fmt_opt(skew, ".2f"), fmt_opt(read, ".2f"),
         ]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     commit, machine = commit_and_machine()
-    lakeloader_timings = ", ".join(f"{k} {v:.1f}s" for k, v in lake["timings"].items())
+    lakeloader_timings = ", ".join(f"{k} {v:.1f}s" for k, v in lake["timings"].items()) if lake else "not run"
     wr = next((r for r in results if r["tool"] == "awswrangler + Glue"), None)
     if wr is None:
         wrangler_lines = [f"- awswrangler + Glue: not run: {wrangler_note}"]
@@ -680,12 +709,16 @@ def compare(args) -> int:
             + f" s; Glue partitions registered {' / '.join(str(x['glue_partitions']) for x in by_round)}; "
             + f"HTTP requests of one round: {requests_text(s3['requests'])}; stages "
             + ", ".join(f"{k} {v:.1f}s" for k, v in s3["timings"].items()),
+            f"- {LAKELOADER_S3}: S3A committer `{s3['committer']}`; "
+            + s3_versus(s3, wr),
         ]
+        print(s3_versus(s3, wr), flush=True)
     block = "\n".join([
         f"\n## Write: {args.rows:,} rows, {src_bytes / 2**20:.0f} MiB CSV, {results[0]['partitions']} partitions, "
         f"60 % of rows on one country",
         "",
-        f"- command: `.venv/bin/python bench/write_bench.py --rows {args.rows} --repeat {args.repeat}` (`make bench`)",
+        f"- command: `.venv/bin/python bench/write_bench.py --rows {args.rows} --repeat {args.repeat}"
+        + (f" --only {','.join(args.only)}" if args.only else "") + "`" + ("" if args.only else " (`make bench`)"),
         f"- commit: {commit}, date: {dt.date.today()}, machine: {machine}; contenders interleaved in each round",
         f"- lakeloader stages: {lakeloader_timings}",
         "- DuckDB: single process, all cores, `COPY (SELECT ... FROM read_csv(...)) TO ... PARTITION_BY (dt, country)`;"
@@ -698,6 +731,7 @@ def compare(args) -> int:
     ])  # fmt: skip
     keep = ("tool", "wall_s", "walls", "files", "partitions", "max_files_per_partition")
     extra = (
+        "committer",
         "process_s",
         "read_s",
         "to_parquet_s",
@@ -734,6 +768,12 @@ def main() -> int:
         help="venv for the awswrangler contender, built from bench/requirements-awswrangler.txt when missing",
     )
     p.add_argument("--no-awswrangler", action="store_true", help="leave the awswrangler contender out")
+    p.add_argument(
+        "--only",
+        type=lambda text: text.split(","),
+        metavar="NAME,...",
+        help=f"run only these contenders ({', '.join(CONTENDERS.values())}); e.g. --only awswrangler,lakeloader-s3",
+    )
     p.add_argument(
         "--scaling",
         nargs="?",
