@@ -709,8 +709,7 @@ def compare(args) -> int:
             + f" s; Glue partitions registered {' / '.join(str(x['glue_partitions']) for x in by_round)}; "
             + f"HTTP requests of one round: {requests_text(s3['requests'])}; stages "
             + ", ".join(f"{k} {v:.1f}s" for k, v in s3["timings"].items()),
-            f"- {LAKELOADER_S3}: S3A committer `{s3['committer']}`; "
-            + s3_versus(s3, wr),
+            f"- {LAKELOADER_S3}: S3A committer `{s3['committer']}`; " + s3_versus(s3, wr),
         ]
         print(s3_versus(s3, wr), flush=True)
     block = "\n".join([

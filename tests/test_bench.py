@@ -77,3 +77,13 @@ def test_glue_register_bench_registers_every_partition_in_batches_of_100_and_rec
     text = results.read_text()
     assert f"bench/glue_register.py --partitions {n} --latency-ms 0 --no-baseline" in text
     assert "CPU floor" in text and "commit:" in text
+
+
+def test_s3_line_gives_requests_per_written_file_and_the_wall_ratio_to_awswrangler():
+    s3 = {"requests": {"S3 PUT": 600, "S3 POST": 1200, "Glue/STS": 6}, "files": 301, "wall_s": 50.0}
+    wr = {"requests": {"S3 PUT": 600}, "files": 600, "wall_s": 100.0}
+    assert write_bench.s3_versus(s3, wr) == (
+        "lakeloader to S3: 6.0 requests per written file (target <= 6), wall 50.0 s; awswrangler 1.0 requests "
+        "per file, wall 100.0 s: lakeloader/awswrangler wall 0.50x (target <= 1.0)"
+    )
+    assert write_bench.s3_versus(s3, None).endswith("wall 50.0 s; awswrangler not run")

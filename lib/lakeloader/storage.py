@@ -7,10 +7,13 @@ run's output and removing old versions. pyarrow's filesystems give one interface
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Optional
 from urllib.parse import urlparse
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
 from lakeloader.config import AwsConfig
@@ -130,6 +133,37 @@ def list_dirs(
             if parent in wanted:
                 out[wanted[parent]].append(f)
     return out
+
+
+_TAIL = 64 * 1024  # one ranged GET of a file's last 64 KiB holds the footer of all but very wide files
+
+
+def parquet_footers(files: Sequence[FileInfo], aws: Optional[AwsConfig] = None) -> list[pq.FileMetaData]:
+    """The Parquet footers of listed files, read concurrently.
+
+    On S3 each is one ranged GET of the file's tail: the listing already gave the size, so the HEAD a
+    filesystem's open() makes first is saved (a request per written file).
+    """
+    s3 = None
+    if any(urlparse(f.uri).scheme in ("s3", "s3a") for f in files):
+        from lakeloader.aws import client  # boto3 only where S3 is used
+
+        s3 = client("s3", aws or AwsConfig(), pool_size=16)
+
+    def one(f: FileInfo) -> pq.FileMetaData:
+        if s3 is None or urlparse(f.uri).scheme not in ("s3", "s3a"):
+            fs, path = to_filesystem(f.uri, aws)
+            return pq.read_metadata(path, filesystem=fs)
+        bucket, key = _path(f.uri).split("/", 1)
+        tail = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=-{min(f.size, _TAIL)}")["Body"].read()
+        length = int.from_bytes(tail[-8:-4], "little") + 8  # footer, its length, b"PAR1"
+        if length > len(tail):
+            tail = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=-{length}")["Body"].read()
+        # The footer alone, behind a leading magic, is what read_metadata needs to parse it.
+        return pq.read_metadata(pa.BufferReader(b"PAR1" + tail[-length:]))
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        return list(pool.map(one, files))
 
 
 def delete_dir(uri: str, aws: Optional[AwsConfig] = None) -> None:

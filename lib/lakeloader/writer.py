@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -146,27 +145,24 @@ def partition_stats(
     table_root: str, names: list[str], values: list[tuple[str, ...]], version: str, aws: Optional[AwsConfig]
 ) -> list[PartitionStats]:
     """Files, rows (from Parquet footers) and bytes of each partition's version directory."""
-
-    locations = {vals: version_dir(table_root, names, vals, version) for vals in values}
-    listed = storage.list_dirs(table_root, list(locations.values()), aws, suffix=".parquet")
-
-    def one(vals: tuple[str, ...]) -> PartitionStats:
-        loc = locations[vals]
+    locations = [version_dir(table_root, names, vals, version) for vals in values]
+    listed = storage.list_dirs(table_root, locations, aws, suffix=".parquet")
+    footers = iter(storage.parquet_footers([f for loc in locations for f in listed[loc]], aws))
+    out = []
+    for vals, loc in zip(values, locations):
         files = listed[loc]
-        fs, _ = storage.to_filesystem(loc, aws)
-        footers = [pq.read_metadata(storage.to_filesystem(f.uri, aws)[1], filesystem=fs) for f in files]
-        return PartitionStats(
-            values=list(vals),
-            location=loc,
-            files=len(files),
-            rows=sum(m.num_rows for m in footers),
-            bytes=sum(f.size for f in files),
-            columns=column_stats(footers),
+        metas = [next(footers) for _ in files]
+        out.append(
+            PartitionStats(
+                values=list(vals),
+                location=loc,
+                files=len(files),
+                rows=sum(m.num_rows for m in metas),
+                bytes=sum(f.size for f in files),
+                columns=column_stats(metas),
+            )
         )
-
-    # Footer reads are small ranged GETs on S3: run many at once.
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        return list(pool.map(one, values))
+    return out
 
 
 def column_stats(footers: Sequence[pq.FileMetaData]) -> dict[str, dict[str, Any]]:
