@@ -717,7 +717,10 @@ def compare(args) -> int:
         f"60 % of rows on one country",
         "",
         f"- command: `.venv/bin/python bench/write_bench.py --rows {args.rows} --repeat {args.repeat}"
-        + (f" --only {','.join(args.only)}" if args.only else "") + "`" + ("" if args.only else " (`make bench`)"),
+        + (f" --only {','.join(args.only)}" if args.only else "")
+        + (f" --committer {args.committer}" if args.committer else "")
+        + "`"
+        + ("" if args.only else " (`make bench`)"),
         f"- commit: {commit}, date: {dt.date.today()}, machine: {machine}; contenders interleaved in each round",
         f"- lakeloader stages: {lakeloader_timings}",
         "- DuckDB: single process, all cores, `COPY (SELECT ... FROM read_csv(...)) TO ... PARTITION_BY (dt, country)`;"
@@ -742,7 +745,8 @@ def compare(args) -> int:
         "requests",
         "timings",
     )
-    return record(args, block, "compare", {
+    # A partial run (--only) keeps its numbers apart: the chart draws the full comparison.
+    return record(args, block, "compare_only" if args.only else "compare", {
         "rows": args.rows, "partitions": results[0]["partitions"], "commit": commit,
         "tools": [{k: r[k] for k in keep + extra if k in r} for r in results],
     })  # fmt: skip
@@ -789,7 +793,15 @@ def main() -> int:
         "default 60,600,3000,6000) over --partition-rows rows instead",
     )
     p.add_argument("--partition-rows", type=int, default=2_000_000, help="rows of each --partition-scaling input")
+    p.add_argument(
+        "--committer",
+        choices=("directory", "magic"),
+        help="the S3A committer of the S3 contender (default: lakeloader's, "
+        f"{S3A_COMMITTER_CONF['spark.hadoop.fs.s3a.committer.name']})",
+    )
     args = p.parse_args()
+    if args.committer:
+        S3A_COMMITTER_CONF["spark.hadoop.fs.s3a.committer.name"] = args.committer
     # Before the first JVM starts (it keeps the environment it starts with): s3a, boto3 and DuckDB read these.
     os.environ.update(FAKE_AWS)
     if args.scaling:

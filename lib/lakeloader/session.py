@@ -61,11 +61,8 @@ S3A_COMMITTER_CONF = {
 
 def jars_needed(config: Config, table: TableConfig, input_uri: str = "") -> list[str]:
     """Why a local run of `table` needs the pinned jars (s3a, Delta); [] for a file:// Parquet table."""
-    reasons = []
-    if config.table_location(table).startswith("s3://") or config.warehouse.startswith("s3://"):
-        reasons.append(f"warehouse {config.warehouse} (s3a)")
-    if input_uri.startswith("s3://"):
-        reasons.append(f"input {input_uri} (s3a)")
+    where = (("warehouse", config.warehouse), ("location", config.table_location(table)), ("input", input_uri))
+    reasons = [f"{what} {uri} (s3a)" for what, uri in where if uri.startswith(("s3://", "s3a://"))][:1]
     if table.format == "delta":
         reasons.append("format: delta (delta-spark)")
     return reasons
