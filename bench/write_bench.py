@@ -599,7 +599,9 @@ def compare(args) -> int:
     work.mkdir(parents=True)
     events = work / "events"
     wrangler, wrangler_note = None, "skipped (--no-awswrangler)"
-    if not args.no_awswrangler:
+    if args.only and "awswrangler" not in args.only:
+        wrangler_note = "not selected (--only)"
+    elif not args.no_awswrangler:
         wrangler, wrangler_note = awswrangler_python(Path(args.awswrangler_venv))
         print(f"awswrangler: {wrangler_note}" if wrangler else f"awswrangler: skipped, {wrangler_note}", flush=True)
     inp, src_bytes = generate_input(work, args.rows)
@@ -800,6 +802,8 @@ def main() -> int:
         f"{S3A_COMMITTER_CONF['spark.hadoop.fs.s3a.committer.name']})",
     )
     args = p.parse_args()
+    if args.only and (unknown := sorted(set(args.only) - set(CONTENDERS.values()))):
+        p.error(f"--only: unknown contender {unknown[0]!r} (choose from {', '.join(CONTENDERS.values())})")
     if args.committer:
         S3A_COMMITTER_CONF["spark.hadoop.fs.s3a.committer.name"] = args.committer
     # Before the first JVM starts (it keeps the environment it starts with): s3a, boto3 and DuckDB read these.
