@@ -28,6 +28,7 @@ from lakeloader.config import Config, TableConfig, render_source_path
 from lakeloader.errors import ChecksFailed, InputError, UsageError
 from lakeloader.faults import failpoint
 from lakeloader.layout import apply_layout, plan_layout
+from lakeloader.listing import Listing, list_input
 from lakeloader.lock import table_lock
 from lakeloader.manifest import Manifest
 from lakeloader.partitioning import HIVE_DEFAULT_PARTITION, add_partition_columns, check_rules, unparsed_conditions
@@ -42,7 +43,7 @@ from lakeloader.register import (
     publish_partitions,
 )
 from lakeloader.session import configure_s3, require_jars, spark_uri
-from lakeloader.source import CORRUPT, SOURCE_FILE, Input, InputFile, read_source
+from lakeloader.source import CORRUPT, SOURCE_FILE, Input, read_source
 from lakeloader.validate import Report
 from lakeloader.writer import (
     WriteResult,
@@ -76,14 +77,18 @@ class RunSummary:
     symlink_location: Optional[str] = None  # a projected table's partition manifests
 
 
-def compute_run_id(table: TableConfig, run_date: dt.date, files: tuple[InputFile, ...]) -> str:
-    """Deterministic from the table's settings, the run date and the input listing."""
+def compute_run_id(table: TableConfig, run_date: dt.date, listing: Listing) -> str:
+    """Deterministic from the table's settings, the run date and the input listing's fingerprint."""
     h = hashlib.sha256()
-    h.update(json.dumps(asdict(table), sort_keys=True, default=str).encode())
+    h.update(config_fingerprint(table).encode())
     h.update(run_date.isoformat().encode())
-    for f in files:
-        h.update(f"{f.path}\0{f.size}\0{f.mtime_ms}\n".encode())
+    h.update(listing.fingerprint.encode())
     return f"{run_date:%Y%m%d}-{h.hexdigest()[:12]}"
+
+
+def config_fingerprint(table: TableConfig) -> str:
+    """The table settings a run id depends on, as stable text."""
+    return json.dumps(asdict(table), sort_keys=True, default=str)
 
 
 @contextmanager
@@ -111,9 +116,10 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
     with _stage("plan", timings):
         require_jars(spark, config, table, uri)  # a missing jar is one line here, not a Java trace mid-write
         inp = read_source(spark, table.source, [uri], where)
+        listing = list_input(inp.df, inp.shown)  # Spark's own listing of the read, fingerprinted in one job
         check_rules(inp.df.schema, table.partitions, where)
         df = add_partition_columns(inp.df, table.partitions)
-        run_id = opts.run_id or compute_run_id(table, opts.run_date, inp.files)
+        run_id = opts.run_id or compute_run_id(table, opts.run_date, listing)
         names = [r.name for r in table.partitions]
         data_schema = good_rows(df, inp.bad).schema
         columns, keys = columns_from_schema(data_schema, names)  # fails early on types Athena can't read
@@ -140,8 +146,8 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
         schema=columns + keys,
         partitions=[],
         input_uri=uri,
-        input_files=len(inp.files),
-        input_bytes=inp.bytes,
+        input_files=listing.files,
+        input_bytes=listing.bytes,
         rows_read=0,
         rows_written=0,
         bad_rows=0,

@@ -25,24 +25,13 @@ _PERMISSIVE_FORMATS = ("csv", "json")
 
 
 @dataclass(frozen=True)
-class InputFile:
-    path: str
-    size: int
-    mtime_ms: int
-
-
-@dataclass(frozen=True)
 class Input:
     """The read input: `df` holds every row; `bad` is a column that is true on malformed rows."""
 
     df: DataFrame
     bad: Optional[Column]
-    files: tuple[InputFile, ...]
     read_schema: Optional[T.StructType]  # what the reader was given (raw names), to re-read bad files
-
-    @property
-    def bytes(self) -> int:
-        return sum(f.size for f in self.files)
+    shown: str  # the input as the user named it, for messages
 
 
 def normalize_name(name: str) -> str:
@@ -62,34 +51,6 @@ def normalize_columns(df: DataFrame) -> DataFrame:
     return df.select(*[F.col(f"`{orig}`").alias(new) for new, orig in seen.items()])
 
 
-def list_input(spark: SparkSession, uris: Sequence[str]) -> tuple[InputFile, ...]:
-    """Every data file under the URIs (globs allowed), skipping hidden files, via Hadoop's FileSystem."""
-    jvm = spark.sparkContext._jvm
-    conf = spark.sparkContext._jsc.hadoopConfiguration()
-    out = []
-    for uri in uris:
-        path = jvm.org.apache.hadoop.fs.Path(uri)
-        try:
-            fs = path.getFileSystem(conf)
-            statuses = fs.globStatus(path) or []
-            found = []
-            for st in statuses:
-                if st.isDirectory():
-                    it = fs.listFiles(st.getPath(), True)
-                    while it.hasNext():
-                        found.append(it.next())
-                else:
-                    found.append(st)
-        except Exception as e:  # Py4J wraps Java IO errors; the message is what the user needs
-            raise InputError(f"cannot list input {uri}: {_first_line(e)}") from None
-        # Like Spark's own file index: names starting with '.' or '_' are not data.
-        found = [f for f in found if not f.getPath().getName().startswith((".", "_"))]
-        if not found:
-            raise InputError(f"input not found: no data files at {uri}")
-        out += [InputFile(str(f.getPath()), int(f.getLen()), int(f.getModificationTime())) for f in found]
-    return tuple(sorted(out, key=lambda f: f.path))
-
-
 def read_source(
     spark: SparkSession,
     src: SourceConfig,
@@ -99,7 +60,6 @@ def read_source(
 ) -> Input:
     """Read the input lazily: one scan, bad rows kept (quarantine/drop) or failing fast (fail)."""
     uris = [spark_uri(spark, u) for u in uris]
-    files = list_input(spark, uris)
     reader = spark.read.format(src.format).options(**{k: _opt(v) for k, v in src.options.items()})
     permissive = src.format in _PERMISSIVE_FORMATS and src.on_bad_records != "fail"
     shown = uris[0] if len(uris) == 1 else f"{uris[0]} (+{len(uris) - 1} more)"
@@ -115,6 +75,8 @@ def read_source(
             reader = reader.schema(read_schema)
         df = reader.load(uris if len(uris) > 1 else uris[0])
     except AnalysisException as e:
+        if "PATH_NOT_FOUND" in str(e):
+            raise InputError(f"input not found: no data files at {shown}") from None
         raise InputError(f"cannot read {src.format} input {shown}: {_first_line(e)}") from None
     except Exception as e:  # a file that is not what `format` says fails here, inside the JVM
         raise InputError(f"cannot read {shown} as {src.format}: {_first_line(e)}") from None
@@ -123,7 +85,7 @@ def read_source(
     df = normalize_columns(df)
     if permissive:
         df = df.withColumn(SOURCE_FILE, F.input_file_name())
-    return Input(df=df, bad=F.col(CORRUPT).isNotNull() if permissive else None, files=files, read_schema=schema)
+    return Input(df=df, bad=F.col(CORRUPT).isNotNull() if permissive else None, read_schema=schema, shown=shown)
 
 
 def _schema(spark: SparkSession, src: SourceConfig, uris: list[str], where: str) -> Optional[T.StructType]:

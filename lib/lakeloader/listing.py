@@ -1,0 +1,114 @@
+"""The input listing and its fingerprint, from Spark's own file index, at cluster speed.
+
+Spark lists a file source once, when the DataFrame is created (`InMemoryFileIndex`: in parallel
+on the executors once a level has more than `spark.sql.sources.parallelPartitionDiscovery.threshold`
+directories). This module reuses that very index: it wraps it in a `binaryFile` relation and
+aggregates the file metadata (`_metadata.file_path / file_size / file_modification_time`, which come
+from the listing) in one Spark job. The driver's Python side makes a constant number of Py4J
+calls and receives one row, whatever the file count; the read that follows lists nothing again
+because every DataFrame derived from the input shares the same index.
+
+The fingerprint is order-independent (sums of two 64-bit hashes per file, as exact decimals), so
+it does not depend on the order a file system lists in, and changes when a file is added, removed,
+resized or touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from lakeloader.errors import InputError
+
+log = logging.getLogger(__name__)
+_FS_RELATION = "org.apache.spark.sql.execution.datasources.HadoopFsRelation"
+_METADATA = {"path": "file_path", "size": "file_size", "mtime": "file_modification_time"}
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What the input is, in a constant size: file count, total bytes, and a fingerprint of every file."""
+
+    files: int
+    bytes: int
+    fingerprint: str  # hex; equal listings (paths, sizes, modification times) give equal fingerprints
+
+
+def list_input(df: DataFrame, shown: str) -> Listing:
+    """The listing of the files `df` reads (Spark's own file index, not listed again); `shown` names the input.
+
+    InputError when the input has no data files.
+    """
+    frames = listing_frames(df)
+    parts = frames[0] if len(frames) == 1 else _union(frames)
+    per_file = (F.col("path"), F.col("size"), F.col("mtime"))
+    row = parts.agg(
+        F.count(F.lit(1)).alias("files"),
+        F.sum("size").alias("bytes"),
+        F.sum(F.xxhash64(*per_file).cast("decimal(38,0)")).alias("h1"),
+        F.sum(F.xxhash64(*reversed(per_file)).cast("decimal(38,0)")).alias("h2"),
+    ).first()
+    if row is None or not row["files"]:
+        raise InputError(f"input not found: no data files at {shown}")
+    digest = hashlib.sha256(f"{row['files']}|{row['bytes']}|{row['h1']}|{row['h2']}".encode()).hexdigest()
+    return Listing(files=int(row["files"]), bytes=int(row["bytes"]), fingerprint=digest)
+
+
+def listing_frames(df: DataFrame) -> list[DataFrame]:
+    """One file-metadata frame per file source under `df`'s plan, each over that source's own index.
+
+    A source that is not a file relation (e.g. a Hive table read through its SerDe) is listed again
+    from the locations `inputFiles()` reports for it, recursively.
+    """
+    spark = df.sparkSession
+    jvm = spark.sparkContext._jvm
+    datasources = jvm.org.apache.spark.sql.execution.datasources
+    leaves = df._jdf.queryExecution().analyzed().collectLeaves()
+    out, other = [], False
+    for i in range(leaves.size()):
+        leaf = leaves.apply(i)
+        relation = leaf.relation() if hasattr(leaf, "relation") else None
+        if relation is None or relation.getClass().getName() != _FS_RELATION:
+            other = True
+            continue
+        binary = _scala_object(datasources.binaryfile, "BinaryFileFormat")
+        as_files = relation.copy(
+            relation.location(),
+            relation.partitionSchema(),
+            binary.schema(),
+            relation.bucketSpec(),
+            datasources.binaryfile.BinaryFileFormat(),
+            relation.options(),
+            relation.sparkSession(),
+        )
+        plan = _scala_object(datasources, "LogicalRelation").apply(as_files, False)
+        jdf = jvm.org.apache.spark.sql.Dataset.ofRows(relation.sparkSession(), plan)
+        out.append(DataFrame(jdf, spark).select(*_metadata()))
+    if other:
+        locations = df.inputFiles()
+        log.warning("listing %d input locations again: their source is not a Spark file index", len(locations))
+        if locations:
+            again = spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(locations)
+            out.append(again.select(*_metadata()))
+    return out
+
+
+def _scala_object(package, name: str):  # noqa: ANN001, ANN202
+    """A Scala companion object through Py4J (its static forwarders are not always generated)."""
+    return getattr(getattr(package, f"{name}$"), "MODULE$")
+
+
+def _metadata() -> list:
+    # Spark's hidden file-metadata columns come from the listing, not from the files.
+    return [F.col(f"_metadata.{field}").alias(name) for name, field in _METADATA.items()]
+
+
+def _union(frames: list[DataFrame]) -> DataFrame:
+    head, *rest = frames
+    for f in rest:
+        head = head.unionByName(f)
+    return head
