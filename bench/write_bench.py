@@ -42,7 +42,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "lib"), str(ROOT)]
 
-from bench.common import CACHE, cpu_seconds, free_port, git_commit, pinned_venv, wait_for_port  # noqa: E402
+from bench.common import CACHE, cpu_seconds, free_port, git_commit, linear_fit, pinned_venv, wait_for_port  # noqa: E402
 from lakeloader import jvm  # noqa: E402
 from lakeloader.aws import client as aws_client  # noqa: E402
 from lakeloader.catalog.glue import GlueCatalog  # noqa: E402
@@ -529,14 +529,6 @@ def record(args, block: str, key: str, value: dict) -> int:
         f.write(block)
     draw_chart(save_json(Path(args.json), key, value), Path(args.chart))
     return 0
-
-
-def linear_fit(xs: list[float], ys: list[float]) -> tuple[float, float]:
-    """Least-squares a, b of y = a + b x."""
-    mx, my = statistics.fmean(xs), statistics.fmean(ys)
-    var = sum((x - mx) ** 2 for x in xs)
-    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var if var else 0.0
-    return my - b * mx, b
 
 
 def partition_scaling_series(args, counts: list[int]) -> int:

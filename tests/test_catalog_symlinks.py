@@ -176,3 +176,19 @@ def test_manifests_on_s3_name_s3_files(moto_endpoint):
     assert {tuple(p["Values"]): p["StorageDescriptor"]["Location"] for p in catalog.get_partitions(db, "events")} == {
         ("d", "x"): location
     }
+
+
+def test_the_table_definition_is_read_once_for_many_partition_calls(lake, monkeypatch):
+    catalog, inner, tmp_path = lake
+    catalog.create_table("db", projected_table(f"file://{tmp_path}/sym"))
+    reads = []
+    real = inner.get_table
+    monkeypatch.setattr(inner, "get_table", lambda db, t: reads.append(t) or real(db, t))
+    for day in ("2026-01-01", "2026-01-02", "2026-01-03"):
+        catalog.put_partitions("db", "events", [partition_input([day, "x"], version(tmp_path, f"{day}/_v=r1"), COLS)])
+    catalog.delete_partitions("db", "events", [["2026-01-01", "x"]])
+    assert set(live(catalog)) == {("2026-01-02", "x"), ("2026-01-03", "x")}
+    assert reads == ["events"]
+    # A definition changed through the wrapper is read again: projection off moves the partitions back.
+    catalog.update_table("db", table_input("events", COLS, KEYS, "s3://lake/events"))
+    assert set(live(inner)) == {("2026-01-02", "x"), ("2026-01-03", "x")}

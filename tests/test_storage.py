@@ -65,3 +65,12 @@ def test_footers_on_s3_equal_the_files_and_uploads_under_a_prefix_are_aborted(mo
     assert storage.clear_interrupted_write(f"s3://{bucket}/t", aws) == 1
     assert [u["Key"] for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])] == ["other/part-0.parquet"]
     assert storage.abort_uploads(f"file://{tmp_path}", aws) == 0
+
+
+def test_one_s3_filesystem_per_endpoint_is_reused_for_every_file():
+    aws = AwsConfig(endpoint_url="http://127.0.0.1:1")
+    first, path = storage.to_filesystem("s3://bucket/a/part-0.parquet", aws)
+    again, _ = storage.to_filesystem("s3a://bucket/b/part-1.parquet", AwsConfig(endpoint_url="http://127.0.0.1:1"))
+    other, _ = storage.to_filesystem("s3://bucket/a", AwsConfig(endpoint_url="http://127.0.0.1:2"))
+    assert path == "bucket/a/part-0.parquet"
+    assert first is again and other is not first

@@ -6,6 +6,7 @@ run's output and removing old versions. pyarrow's filesystems give one interface
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -47,14 +48,10 @@ def to_filesystem(uri: str, aws: Optional[AwsConfig] = None) -> tuple[pafs.FileS
     """(filesystem, path inside it) for a file:// or s3:// URI."""
     parsed = urlparse(uri)
     if parsed.scheme in ("", "file"):
-        return pafs.LocalFileSystem(), parsed.path or uri
+        return _LOCAL, parsed.path or uri
     if parsed.scheme in ("s3", "s3a"):
         aws = aws or AwsConfig()
-        kwargs: dict = {"region": aws.region}
-        if aws.endpoint_url:
-            ep = urlparse(aws.endpoint_url)
-            kwargs.update(endpoint_override=ep.netloc, scheme=ep.scheme or "http", force_virtual_addressing=False)
-        return pafs.S3FileSystem(**kwargs), f"{parsed.netloc}{parsed.path}"
+        return _s3(aws.region, aws.endpoint_url), f"{parsed.netloc}{parsed.path}"
     raise ValueError(f"unsupported storage scheme in {uri!r}")
 
 
@@ -62,6 +59,21 @@ def _path(uri: str) -> str:
     """The path inside its filesystem of a file:// or s3:// URI, as to_filesystem gives it."""
     parsed = urlparse(uri)
     return parsed.path or uri if parsed.scheme in ("", "file") else f"{parsed.netloc}{parsed.path}"
+
+
+_LOCAL = pafs.LocalFileSystem()
+
+
+@functools.lru_cache(maxsize=8)
+def _s3(region: str, endpoint_url: Optional[str]) -> pafs.S3FileSystem:
+    """One S3 filesystem per endpoint for the whole process: building one resolves credentials and
+    opens a connection pool, which per written file would cost more than the request itself.
+    pyarrow's S3FileSystem is thread-safe and refreshes expiring credentials on its own."""
+    kwargs: dict = {"region": region}
+    if endpoint_url:
+        ep = urlparse(endpoint_url)
+        kwargs.update(endpoint_override=ep.netloc, scheme=ep.scheme or "http", force_virtual_addressing=False)
+    return pafs.S3FileSystem(**kwargs)
 
 
 def _uri(prefix_uri: str, fs_path: str) -> str:

@@ -53,17 +53,22 @@ class SymlinkCatalog(Catalog):
     def __init__(self, inner: Catalog, aws: Optional[AwsConfig] = None) -> None:
         self.inner = inner
         self.aws = aws
+        # Whether a table is projected, read once: a run makes many partition calls on one table,
+        # and each would otherwise cost a GetTable. Table changes made through this wrapper reset it.
+        self._definitions: dict[tuple[str, str], Optional[tuple[str, list[str]]]] = {}
 
     def __getattr__(self, name: str) -> Any:
         # Backend extras (GlueCatalog.catalog_id, LocalCatalog.path, ...) stay reachable.
         return getattr(self.inner, name)
 
     def _projected(self, database: str, table: str) -> Optional[tuple[str, list[str]]]:
-        meta = self.inner.get_table(database, table)
-        root = symlink_root(meta) if meta is not None else None
-        if root is None:
-            return None
-        return root, [k["Name"] for k in meta.get("PartitionKeys", [])]
+        key = (database, table)
+        if key not in self._definitions:
+            meta = self.inner.get_table(database, table)
+            root = symlink_root(meta) if meta is not None else None
+            keys = [k["Name"] for k in meta.get("PartitionKeys", [])] if meta is not None else []
+            self._definitions[key] = None if root is None else (root, keys)
+        return self._definitions[key]
 
     # ------------------------------------------------------------------ tables: the wrapped catalog
     def ensure_database(self, database: str) -> None:
@@ -73,6 +78,7 @@ class SymlinkCatalog(Catalog):
         return self.inner.get_table(database, table)
 
     def create_table(self, database: str, table_input: dict[str, Any]) -> None:
+        self._definitions.pop((database, table_input["Name"]), None)
         self.inner.create_table(database, table_input)
 
     def update_table(self, database: str, table_input: dict[str, Any]) -> None:
@@ -80,9 +86,11 @@ class SymlinkCatalog(Catalog):
         before = self._projected(database, table_input["Name"])
         after = symlink_root(table_input)
         if (before[0] if before else None) == after:
+            self._definitions.pop((database, table_input["Name"]), None)
             self.inner.update_table(database, table_input)
             return
         moving = self.get_partitions(database, table_input["Name"])
+        self._definitions.pop((database, table_input["Name"]), None)
         self.inner.update_table(database, table_input)
         self.put_partitions(database, table_input["Name"], moving)
         if before is not None:
@@ -96,6 +104,7 @@ class SymlinkCatalog(Catalog):
 
     def delete_table(self, database: str, table: str) -> None:
         projected = self._projected(database, table)
+        self._definitions.pop((database, table), None)
         self.inner.delete_table(database, table)
         if projected is not None:
             storage.delete_dir(projected[0], self.aws)
