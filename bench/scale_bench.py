@@ -1,11 +1,22 @@
 """Scale bench: driver time per stage as the input's file count grows, with the fitted growth per unit.
 
-    python bench/scale_bench.py --input-files 1000,10000,50000,200000
+    python bench/scale_bench.py --input-files 1000,10000,50000,200000 --past-runs 1,100,1000,5000 \
+        --output-files 1000,5000,20000
 
 Input listing: N small CSV files in 100 partition folders. For each N, in one Spark session and
 interleaved, lakeloader's `plan` stage (`run --dry-run`: read, list, fingerprint the input, derive
 the run id) against Spark's own `spark.read.csv(dir).inputFiles()` on the same files. Target
 (issue 14): plan ≤ 1.5x inputFiles() at 50,000 files, and 200,000 files planned in under a minute.
+
+Past runs: one table with a real published run, then H-1 more published manifests of the same
+size (copies of the real one under other run ids, older). For each H, interleaved: `validate`,
+a no-op rerun (`run` on the same input: already published) and `history --limit 20`, next to what
+the former `validate` did first (read every manifest). Target: at 5,000 runs validate and the no-op
+rerun within ±20 % of their time at 1 run.
+
+Output files: one run writing F files (rows per file bounded with max_records_per_file) into 10
+partitions. The time after the write job's last task (the footer statistics, manifest, audit,
+register, publish) as a share of the run's wall time. Target: ≤ 10 % at 20,000 files.
 
 Every series appends a block to bench/RESULTS.md with the command that produced it.
 """
@@ -13,7 +24,9 @@ Every series appends a block to bench/RESULTS.md with the command that produced 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import io
 import os
 import shutil
 import statistics
@@ -118,6 +131,131 @@ def listing_series(args, spark, work: Path) -> str:
                       *lines, "", fit, ""])  # fmt: skip
 
 
+def past_runs_series(args, work: Path) -> str:
+    from lakeloader import manifest as manifests
+    from lakeloader.cli import main as cli
+    from lakeloader.sample import SCHEMA_DDL, generate
+
+    inp = work / "history-input"
+    if not inp.exists():
+        generate(inp, rows=2_000, files=1, days=3, bad_rows=0, seed=5)
+    rows = []
+    for h in args.past_runs:
+        root = work / f"history-{h}"
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir()
+        cfg = {
+            "warehouse": str(root / "warehouse"),
+            "catalog": {"kind": "local", "path": str(root / "catalog.sqlite")},
+            "tables": {"events": {
+                "database": "bench",
+                "partitions": [{"name": "dt", "from": "event_ts", "transform": "date"}, {"name": "country"}],
+                "source": {"path": str(inp), "format": "csv", "options": {"header": True},
+                           "schema": SCHEMA_DDL, "on_bad_records": "drop"},
+                "checks": [{"kind": "not_null", "column": "event_id"}, {"kind": "row_count_change", "max_pct": 50}],
+            }},
+        }  # fmt: skip
+        path = root / "scale.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        argv = ["--config", str(path), "--table", "events"]
+        run = ["run", *argv, "--run-date", str(RUN_DATE)]
+        assert cli(run) == 0
+        config = load_config(str(path))
+        admin = config.admin_location(config.table("events"))
+        (real,) = manifests.history(admin)
+        text = manifests.manifest_uri(admin, real.run_id).removeprefix("file://")
+        body = Path(text).read_text()
+        for i in range(1, h):  # older published runs of the same size, written before the real one
+            fake = body.replace(real.run_id, f"past-{i:05d}").replace(real.created_at, f"2020-01-01T00:00:{i % 60:02d}")
+            f = Path(text).parent / f"past-{i:05d}.json"
+            f.write_text(fake)
+            os.utime(f, (1_600_000_000 + i, 1_600_000_000 + i))
+        timings: dict[str, list[float]] = {"validate": [], "no-op rerun": [], "history --limit 20": [], "read all": []}
+        for r in range(args.repeat + 1):  # round 0 warms up (engine start, imports) and is not counted
+            for name, call in (
+                ("validate", (cli, ["validate", *argv])),
+                ("no-op rerun", (cli, run)),
+                ("history --limit 20", (cli, ["history", *argv, "--limit", "20"])),
+                ("read all", (manifests.history, admin)),
+            ):
+                t = time.monotonic()
+                with contextlib.redirect_stdout(io.StringIO()):
+                    call[0](call[1])
+                if r:
+                    timings[name].append(time.monotonic() - t)
+        med = {k: statistics.median(v) for k, v in timings.items()}
+        rows.append((h, med))
+        print(f"{h:,} past runs: " + ", ".join(f"{k} {v:.2f}s" for k, v in med.items()), flush=True)
+    base = rows[0][1]
+    lines = [
+        "| past runs | validate s | no-op rerun s | history --limit 20 s | former first step: read every manifest s |",
+        "|---|---|---|---|---|",
+        *[f"| {h:,} | {m['validate']:.2f} ({m['validate'] / base['validate']:.2f}x) | "
+          f"{m['no-op rerun']:.2f} ({m['no-op rerun'] / base['no-op rerun']:.2f}x) | {m['history --limit 20']:.2f} | "
+          f"{m['read all']:.2f} |" for h, m in rows],
+    ]  # fmt: skip
+    xs = [h for h, _ in rows]
+    fits = {k: linear_fit(xs, [m[k] for _, m in rows])[1] * 1000 for k in base}
+    fit = "fitted growth, s per 1,000 past runs: " + ", ".join(f"{k} {v:+.3f}" for k, v in fits.items())
+    manifest_kb = len(body.encode()) / 1024
+    title = (
+        f"### Past runs: validate and a no-op rerun vs history length (manifests of {manifest_kb:.0f} KiB; "
+        "(x) = time / time at the first size)"
+    )
+    return "\n".join([title, "", *lines, "", fit, ""])
+
+
+def output_files_series(args, work: Path) -> str:
+    from lakeloader.cli import main as cli
+    from lakeloader.sample import SCHEMA_DDL, generate
+
+    rows_in = 200_000
+    inp = work / "output-input"
+    if not inp.exists():
+        generate(inp, rows=rows_in, files=2, days=10, bad_rows=0, seed=6)
+    out = []
+    for n in args.output_files:
+        root = work / f"output-{n}"
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir()
+        cfg = {
+            "warehouse": str(root / "warehouse"),
+            "catalog": {"kind": "local", "path": str(root / "catalog.sqlite")},
+            "tables": {"events": {
+                "database": "bench", "partitions": [{"name": "dt", "from": "event_ts", "transform": "date"}],
+                "source": {"path": str(inp), "format": "csv", "options": {"header": True},
+                           "schema": SCHEMA_DDL, "on_bad_records": "drop"},
+                "max_records_per_file": max(1, rows_in // n), "checks": [],
+            }},
+        }  # fmt: skip
+        path = root / "scale.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        t = time.monotonic()
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert cli(["run", "--config", str(path), "--table", "events", "--run-date", str(RUN_DATE)]) == 0
+        wall = time.monotonic() - t
+        config = load_config(str(path))
+        from lakeloader import manifest as manifests
+
+        (m,) = manifests.history(config.admin_location(config.table("events")))
+        tm = m.timings_s
+        stats = tm.get("statistics (part of write)", 0.0)
+        before_last_task = tm["plan"] + tm["write"] - stats
+        tail = wall - before_last_task
+        out.append((m.files, wall, tm["write"] - stats, stats, tail))
+        print(f"{m.files:,} files: wall {wall:.1f}s, write job {tm['write'] - stats:.1f}s, statistics {stats:.1f}s, "
+              f"after the last task {tail:.1f}s ({tail / wall:.0%})", flush=True)  # fmt: skip
+    lines = [
+        "| files written | run wall s | write job s | footer stats s | after the last write task s | share |",
+        "|---|---|---|---|---|---|",
+        *[f"| {f:,} | {w:.1f} | {j:.1f} | {st:.1f} | {t:.1f} | {t / w:.0%} |" for f, w, j, st, t in out],
+    ]
+    a, b = linear_fit([r[0] for r in out], [r[4] for r in out])
+    fit = f"fitted: time after the last task = {a:.2f} s + {b * 1000:.2f} s per 1,000 files written"
+    return "\n".join(["### Output files: time after the write's last task (200,000 rows, 10 partitions)", "",
+                      *lines, "", fit, ""])  # fmt: skip
+
+
 def csv_ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
@@ -125,6 +263,8 @@ def csv_ints(text: str) -> list[int]:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--input-files", type=csv_ints, default=[1000, 10000, 50000, 200000], help="file counts")
+    p.add_argument("--past-runs", type=csv_ints, default=[1, 100, 1000, 5000], help="history lengths")
+    p.add_argument("--output-files", type=csv_ints, default=[1000, 5000, 20000], help="files a run writes")
     p.add_argument("--repeat", type=int, default=3, help="rounds per size, contenders interleaved; median reported")
     p.add_argument("--work", default=str(ROOT / "bench" / ".work" / "scale"), help="inputs are kept here")
     p.add_argument("--results", default=str(ROOT / "bench" / "RESULTS.md"))
@@ -135,6 +275,10 @@ def main() -> int:
     spark.sparkContext.setLogLevel("ERROR")
     command = "python " + " ".join(["bench/scale_bench.py", *sys.argv[1:]])
     blocks = [listing_series(args, spark, work)] if args.input_files else []
+    if args.past_runs:
+        blocks.append(past_runs_series(args, work))
+    if args.output_files:
+        blocks.append(output_files_series(args, work))
     head = (
         f"## Scale: driver time vs file count\n\n- command: `{command}`\n"
         f"- commit: {git_commit()}, date: {dt.date.today()}, machine: {os.cpu_count()} cores, local[*], "

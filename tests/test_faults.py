@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import events_table, expected_from_csv
+from lakeloader import state as table_state
 from lakeloader.catalog import open_catalog
 from lakeloader.cli import main
 from lakeloader.config import load_config
@@ -56,14 +57,19 @@ def test_kill_at_any_stage_then_rerun_converges(point, inputs, write_config, tmp
     # What a reader sees right after the kill: the old table, or (killed after the flip) the new one.
     seen = contents(cfg)
     assert seen == (after if point == "after-publish" else before)
+    config = load_config(cfg)
+    admin = config.admin_location(config.table("events"))
+    assert table_state.load(admin).latest == "ra"  # the state object moves only once the run is recorded
 
     capsys.readouterr()
     assert main([*argv, "--input", str(b), "--run-id", "rb"]) == 0
     out = capsys.readouterr().out
     assert ("recovered" if point == "after-publish" else "published") in out
     assert contents(cfg) == after
+    recorded = table_state.load(admin)
+    assert (recorded.latest, recorded.previous) == ("rb", "ra")
+    assert len(recorded.live) == len(after) and sum(p.rows for p in recorded.live) == sum(n for n, _ in after.values())
     # Only live versions remain, no Spark leftovers, and the dead run's lock was taken over and released.
-    config = load_config(cfg)
     catalog = open_catalog(config)
     live = {
         p["StorageDescriptor"]["Location"].removeprefix("file://") for p in catalog.get_partitions("demo", "events")

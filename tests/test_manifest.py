@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 
 from lakeloader import manifest as manifests
@@ -112,7 +113,7 @@ def test_load_missing_run_returns_none(tmp_path):
     assert manifests.load(admin, "r2") is None
 
 
-def test_history_and_latest_published(tmp_path):
+def test_history_oldest_first_and_newest_pages_newest_first(tmp_path):
     admin = f"file://{tmp_path}/admin"
     # saved out of order: history sorts by created_at, then run id
     manifests.save(make_manifest("c", status="published", created_at="2026-01-03T00:00:00Z"), admin)
@@ -120,9 +121,11 @@ def test_history_and_latest_published(tmp_path):
     manifests.save(make_manifest("d", status="failed", created_at="2026-01-04T00:00:00Z"), admin)
     manifests.save(make_manifest("b", status="staged", created_at="2026-01-02T00:00:00Z"), admin)
     assert [m.run_id for m in manifests.history(admin)] == ["a", "b", "c", "d"]
-    latest = manifests.latest_published(admin)
-    assert latest is not None and latest.run_id == "c"
-    assert latest == make_manifest("c", status="published", created_at="2026-01-03T00:00:00Z")
+    for i, name in enumerate("cadb"):  # the order they were written, seconds apart
+        os.utime(tmp_path / f"admin/manifests/{name}.json", (1_000 + i, 1_000 + i))
+    page, total = manifests.newest(admin, limit=2)
+    assert total == 4 and [m.run_id for m in page] == ["d", "b"]  # the last two written, newest first
+    assert page[0] == make_manifest("d", status="failed", created_at="2026-01-04T00:00:00Z")
 
 
 def test_history_ties_broken_by_run_id(tmp_path):
@@ -130,20 +133,12 @@ def test_history_ties_broken_by_run_id(tmp_path):
     for run_id in ["r2", "r10", "r1"]:
         manifests.save(make_manifest(run_id, created_at="2026-01-01T00:00:00Z"), admin)
     assert [m.run_id for m in manifests.history(admin)] == ["r1", "r10", "r2"]
-    assert manifests.latest_published(admin).run_id == "r2"
 
 
 def test_history_of_unknown_table_is_empty(tmp_path):
     admin = f"file://{tmp_path}/never-written"
     assert manifests.history(admin) == []
-    assert manifests.latest_published(admin) is None
-
-
-def test_latest_published_none_when_no_run_published(tmp_path):
-    admin = f"file://{tmp_path}/admin"
-    manifests.save(make_manifest("r1", status="staged"), admin)
-    manifests.save(make_manifest("r2", status="failed"), admin)
-    assert manifests.latest_published(admin) is None
+    assert manifests.newest(admin, limit=10) == ([], 0)
 
 
 def test_history_ignores_non_manifest_files(tmp_path):

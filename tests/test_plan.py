@@ -37,6 +37,8 @@ def test_one_petabyte_plan_is_the_arithmetic_in_docs_scale_md():
     a = Assumptions()
     p = make_plan(cfg, cfg.tables["events"], 10**15, 36_500, target_hours=6, a=a)
     assert p.input_splits == math.ceil(10**15 / (128 * 2**20)) == 7_450_581
+    # ~3.7 M input files of 256 MiB, planned at the measured seconds per million files.
+    assert p.input_files == 3_725_291 and p.plan_seconds == pytest.approx(3.725291 * a.plan_s_per_million_files)
     assert p.output_bytes == 450 * 10**12
     assert p.files_per_partition == math.ceil(450 * 10**12 / 36_500 / (256 * 2**20)) == 46
     assert p.files == 46 * 36_500

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from conftest import events_table
+from conftest import events_table, expected_from_csv
+from lakeloader import state as table_state
 from lakeloader.catalog import open_catalog
 from lakeloader.cli import main
 from lakeloader.config import load_config
 from lakeloader.errors import UsageError
 from lakeloader.manifest import Manifest, PartitionStats
-from lakeloader.versions import prunable, state_as_of
+from lakeloader.state import TableState, advance, from_history
+from lakeloader.versions import state_as_of
 
 
 def run(run_id: str, mode: str, parts: dict[str, int], status: str = "published") -> Manifest:
@@ -44,15 +48,35 @@ def test_state_folds_published_runs_in_order():
         state_as_of(HISTORY, "r3")  # audit-failed runs never changed the table
 
 
-def test_prunable_keeps_the_newest_versions_and_never_a_live_one():
-    live = {"file:///wh/demo/t/k=c/_v=r4"}
-    assert prunable(HISTORY, live, retain=1) == [
-        "file:///wh/demo/t/k=b/_v=r1",
-        "file:///wh/demo/t/k=c/_v=r2",
-    ]
-    assert prunable(HISTORY, live, retain=2) == []
-    # A live location is kept even when it is old (after a rollback).
-    assert "file:///wh/demo/t/k=b/_v=r1" not in prunable(HISTORY, live | {"file:///wh/demo/t/k=b/_v=r1"}, 1)
+def doomed_by_fold(history, retain):
+    """Replay the published runs through state.advance, collecting what each publish would delete."""
+    state, doomed = TableState(), []
+    for m in history:
+        if m.status == "published":
+            state, gone = advance(state, m, retain)
+            doomed += gone
+    return state, sorted(set(doomed))
+
+
+def test_advance_prunes_beyond_retain_and_never_a_live_version():
+    state, doomed = doomed_by_fold(HISTORY, retain=1)
+    assert doomed == ["file:///wh/demo/t/k=b/_v=r1", "file:///wh/demo/t/k=c/_v=r2"]
+    assert doomed_by_fold(HISTORY, retain=2)[1] == []
+    assert rows({tuple(p.values): p for p in state.live}) == rows(state_as_of(HISTORY))
+    assert (state.latest, state.previous) == ("r4", "r2")
+    # A rollback re-publishes an old version: it is live, and recent again, so nothing deletes it.
+    back = run("rollback-1", "rollback", {"b": 2})
+    back.partitions[0].location = "file:///wh/demo/t/k=b/_v=r1"
+    after, gone = advance(state, back, retain=1)
+    assert "file:///wh/demo/t/k=b/_v=r1" not in gone and rows({tuple(p.values): p for p in after.live}) == {"b": 2}
+    # Advancing to the run that is already latest changes nothing (a recovered rerun).
+    assert advance(after, back, retain=1)[0] == after
+
+
+def test_state_survives_json_and_matches_a_rebuild_from_the_manifests():
+    state, _ = doomed_by_fold(HISTORY, retain=1)
+    assert TableState.from_json(state.to_json()) == state
+    assert from_history(HISTORY, retain=1) == replace(state, unpruned=())
 
 
 @pytest.mark.spark
@@ -74,16 +98,29 @@ def test_history_rollback_and_retention(write_config, tmp_path, capsys):
 
         return open_engine(config, open_catalog(config)).query("SELECT count(*) FROM demo.events").rows[0][0]
 
+    def state():
+        config = load_config(cfg)
+        return table_state.load(config.admin_location(config.table("events")))
+
     assert load(a, "ra") == 0 and count() == 1_000
+    assert (state().latest, state().previous) == ("ra", None)
     assert load(b, "rb") == 0
     after_b = count()
+    assert (state().latest, state().previous) == ("rb", "ra")
     assert main(["history", "--config", cfg, "--table", "events"]) == 0
     out = capsys.readouterr().out
-    assert "history of demo.events (2 runs)" in out and "ra " in out and "rb " in out
+    assert "history of demo.events (2 runs, newest first)" in out and out.index("rb ") < out.index("ra ")
+    assert main(["history", "--config", cfg, "--table", "events", "--limit", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "(the newest 1 of 2 runs, newest first)" in out and "rb " in out and "ra " not in out
 
     assert main(["rollback", "--config", cfg, "--table", "events", "--to", "ra"]) == 0
     assert "rolled back to ra" in capsys.readouterr().out
     assert count() == 1_000
+    # The rollback is the live run now; its state is ra's partitions.
+    rolled = state()
+    assert rolled.latest.startswith("rollback-to-ra-") and rolled.previous == "rb"
+    assert sum(p.rows for p in rolled.live) == 1_000
     assert main(["rollback", "--config", cfg, "--table", "events", "--to", "rb"]) == 0
     assert count() == after_b
 
@@ -95,3 +132,38 @@ def test_history_rollback_and_retention(write_config, tmp_path, capsys):
     assert "cannot roll back to ra: its version of partition" in capsys.readouterr().err
     assert count() == before  # nothing changed
     assert main(["rollback", "--config", cfg, "--table", "events", "--to", "nope"]) == 2
+
+
+@pytest.mark.spark
+@pytest.mark.e2e
+def test_a_table_without_a_state_object_upgrades_itself_on_its_next_run(write_config, tmp_path, capsys):
+    """A table the former release made has manifests and catalog entries but no state object."""
+    from lakeloader.sample import generate
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    generate(a, rows=300, files=1, days=2, seed=3)
+    generate(b, rows=200, files=1, days=2, seed=4)
+    checks = [{"kind": "row_count_change", "max_pct": 90}]
+    cfg = write_config({"events": events_table(retain_versions=2, checks=checks)})
+    argv = ["--config", cfg, "--table", "events"]
+    assert main(["run", *argv, "--input", str(a), "--run-id", "ra"]) == 0
+    assert main(["run", *argv, "--input", str(b), "--run-id", "rb"]) == 0
+    config = load_config(cfg)
+    admin = config.admin_location(config.table("events"))
+    for f in (tmp_path / "warehouse/_lakeloader/demo/events").rglob("*.json"):
+        if f.parent.name == "states" or f.name == "state.json":
+            f.unlink()  # now exactly what the former release left behind
+    capsys.readouterr()
+
+    # validate reads the manifests once to find the live run and the one before it, and writes nothing.
+    assert main(["validate", *argv]) == 0
+    assert "run rb" in capsys.readouterr().out and table_state.load(admin) is None
+    # The next run (here a no-op rerun) saves the state rebuilt from the manifests.
+    assert main(["run", *argv, "--input", str(b), "--run-id", "rb"]) == 0
+    assert "already-published" in capsys.readouterr().out
+    upgraded = table_state.load(admin)
+    live_rows = sum(n for n, _ in {**expected_from_csv(a), **expected_from_csv(b)}.values())
+    assert (upgraded.latest, upgraded.previous) == ("rb", "ra") and sum(p.rows for p in upgraded.live) == live_rows
+    # A run from before the upgrade has no snapshot: rollback to it replays the manifests.
+    assert main(["rollback", *argv, "--to", "ra"]) == 0
+    assert sum(p.rows for p in table_state.load(admin).live) == sum(n for n, _ in expected_from_csv(a).values())

@@ -117,10 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     h = sub.add_parser(
         "history",
         help="list a table's runs: status, mode, partitions, rows, audit",
-        description="Every run of the table from its manifests, oldest first, with how many of "
-        "its partitions are live in the catalog now.",
+        description="The table's most recent runs from their manifests, newest first, with how many of "
+        "their partitions are live in the catalog now. Reads --limit manifests, however long the history.",
     )
     _common(h)
+    h.add_argument("--limit", type=_positive, default=20, metavar="N", help="show the N newest runs (default 20)")
 
     b = sub.add_parser(
         "rollback",
@@ -169,6 +170,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_deploy_parser(sub, _date)
     add_schedule_parser(sub)
     return p
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return n
 
 
 def _date(text: str) -> dt.date:
@@ -351,6 +362,7 @@ def render_run_summary(summary: Any, elapsed: float) -> str:  # noqa: ANN401
 def cmd_validate(args: argparse.Namespace) -> int:
     """`lakeloader validate`."""
     from lakeloader import manifest as manifests
+    from lakeloader import state as table_state
     from lakeloader.catalog import open_catalog
     from lakeloader.errors import ConfigError
     from lakeloader.query import open_engine
@@ -361,17 +373,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
     config = _load(args)
     table = config.table(args.table)
     admin = config.admin_location(table)
-    history = [m for m in manifests.history(admin, config.aws) if m.status == "published"]
+    # The state object names the live run and the one before it: a constant number of reads.
+    current, _ = table_state.current(admin, table.retain_versions, config.aws)
+    run_id, prev_id = current.latest, current.previous
     if args.run_id:
-        chosen = [m for m in history if m.run_id == args.run_id]
-        if not chosen:
+        published, prev_id = table_state.previous_of(admin, args.run_id, config.aws)
+        if not published:
             raise ConfigError(
                 f"--run-id {args.run_id!r}: no published run of {table.database}.{table.name} has that id"
             )
-    else:
-        chosen = history[-1:]
-    m = chosen[0] if chosen else None
-    prev = history[history.index(m) - 1] if m is not None and history.index(m) > 0 else None
+        run_id = args.run_id
+    m = manifests.load(admin, run_id, config.aws) if run_id else None
+    prev = manifests.load(admin, prev_id, config.aws) if prev_id else None
     catalog = open_catalog(config)
     report = validate(open_engine(config, catalog), catalog, table, m, prev)
     print(render_report(report))
@@ -529,6 +542,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return 0
     rows = [
         ("input", f"{_bytes(plan.input_bytes)} in {plan.input_splits:,} splits of {_bytes(a.split_bytes)}"),
+        ("planning", f"~{plan.input_files:,} input files of {_bytes(a.input_file_bytes)}, listed and fingerprinted "
+                     f"in ~{plan.plan_seconds:,.0f} s at {a.plan_s_per_million_files:g} s per million files"),
         ("output", f"{_bytes(plan.output_bytes)} Parquet (x{a.parquet_ratio} of input)"),
         ("files", f"{plan.files:,} ({plan.files_per_partition} per partition x {plan.partitions:,}), "
                   f"~{_bytes(plan.file_bytes)} each"),
@@ -567,7 +582,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
     config = _load(args)
     table = config.table(args.table)
-    runs = manifests.history(config.admin_location(table), config.aws)
+    runs, total = manifests.newest(config.admin_location(table), args.limit, config.aws)
     live = {p["StorageDescriptor"]["Location"] for p in open_catalog(config).get_partitions(table.database, table.name)}
     rows = [("run", "created (UTC)", "mode", "status", "partitions", "live", "rows", "bad", "audit")]
     for m in runs:
@@ -576,7 +591,8 @@ def cmd_history(args: argparse.Namespace) -> int:
             m.run_id, m.created_at[:19].replace("T", " "), m.mode, m.status, str(len(m.partitions)),
             str(sum(p.location in live for p in m.partitions)), str(m.rows_written), str(m.bad_rows), audit,
         ))  # fmt: skip
-    print(f"history of {table.database}.{table.name} ({len(runs)} runs)")
+    shown = f"the newest {len(runs)} of {total} runs" if len(runs) < total else f"{total} runs"
+    print(f"history of {table.database}.{table.name} ({shown}, newest first)")
     print(_table(rows))
     return 0
 

@@ -85,16 +85,26 @@ def load(admin_location: str, run_id: str, aws: Optional[AwsConfig] = None) -> O
 
 
 def history(admin_location: str, aws: Optional[AwsConfig] = None) -> list[Manifest]:
-    """Every manifest of a table, oldest first."""
-    out = []
-    for f in storage.list_files(f"{admin_location}/manifests", aws, suffix=".json"):
-        text = storage.read_text(f.uri, aws)
-        if text:
-            out.append(Manifest.from_json(text))
-    return sorted(out, key=lambda m: (m.created_at, m.run_id))
+    """Every manifest of a table, oldest first: one read per run ever made, for the rare reader that
+    needs them all (upgrading a table to a state object); `newest` pages instead."""
+    return sorted(_read_all(storage.list_files(f"{admin_location}/manifests", aws, suffix=".json"), aws), key=_order)
 
 
-def latest_published(admin_location: str, aws: Optional[AwsConfig] = None) -> Optional[Manifest]:
-    """The newest published run, or None."""
-    published = [m for m in history(admin_location, aws) if m.status == "published"]
-    return published[-1] if published else None
+def newest(admin_location: str, limit: int, aws: Optional[AwsConfig] = None) -> tuple[list[Manifest], int]:
+    """(the `limit` most recent manifests, newest first; how many the table has).
+
+    One listing (1,000 keys per request on S3) and `limit` reads, whatever the history's length:
+    runs of a table never overlap, so the last-written objects are the last runs.
+    """
+    files = storage.list_files(f"{admin_location}/manifests", aws, suffix=".json")
+    recent = sorted(files, key=lambda f: (f.mtime_ns, f.uri), reverse=True)[:limit]
+    return sorted(_read_all(recent, aws), key=_order, reverse=True), len(files)
+
+
+def _read_all(files: list[storage.FileInfo], aws: Optional[AwsConfig]) -> list[Manifest]:
+    texts = [storage.read_text(f.uri, aws) for f in files]
+    return [Manifest.from_json(t) for t in texts if t]
+
+
+def _order(m: Manifest) -> tuple[str, str]:
+    return m.created_at, m.run_id

@@ -20,6 +20,7 @@ from pyspark.sql import functions as F
 import lakeloader
 from lakeloader import delta, storage, versions
 from lakeloader import manifest as manifests
+from lakeloader import state as table_state
 from lakeloader.audit import audit_run
 from lakeloader.catalog import open_catalog
 from lakeloader.catalog.tables import columns_from_schema
@@ -44,6 +45,7 @@ from lakeloader.register import (
 )
 from lakeloader.session import configure_s3, require_jars, spark_uri
 from lakeloader.source import CORRUPT, SOURCE_FILE, Input, read_source
+from lakeloader.state import TableState
 from lakeloader.validate import Report
 from lakeloader.writer import (
     WriteResult,
@@ -159,17 +161,16 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
     if opts.dry_run:
         return RunSummary(base, None, "dry-run")
     with table_lock(catalog, table.database, table.name, run_id, admin, config.lock):
+        current = _table_state(admin, table, aws)
         done = manifests.load(admin, run_id, aws)
         if done is not None and done.status == "published":
             log.info("run %s is already published; nothing to do", run_id)
             return RunSummary(done, manifests.manifest_uri(admin, run_id), "already-published")
         if table.format == "delta":
-            return _publish_delta(spark, config, table, inp, df, base, columns, keys, catalog, where)
+            return _publish_delta(spark, config, table, inp, df, base, columns, keys, catalog, where, current)
         if done is not None and _published_before_a_crash(catalog, table, done):
             log.warning("run %s was published by an attempt that died before recording it", run_id)
-            done = replace(done, status="published")
-            manifests.save(done, admin, aws)
-            versions.prune(admin, catalog, table, aws)
+            done = _record_published(done, current, table, admin, aws)
             return RunSummary(done, manifests.manifest_uri(admin, run_id), "recovered")
         # Every attempt writes its own version directories: a killed attempt's files are never reused.
         attempt = done.attempt + 1 if done is not None else 1
@@ -182,6 +183,7 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
         plan = plan_layout(names, table.target_file_mb, table.max_records_per_file)
         with _stage("write", timings):
             written = _write(df, inp, root, plan, version, table, f"{where}.source ({uri})", aws)
+        timings["statistics (part of write)"] = written.stats_seconds
         failpoint("after-write")
         try:
             quarantine = _handle_bad_rows(spark, table, inp, written, admin, run_id, where, timings)
@@ -204,7 +206,9 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
             )
             manifests.save(m, admin, aws)
             table_columns = planned_columns(catalog, table, columns, keys)
-            m, report = _audit(config, catalog, table, table_columns, keys, m, uri_m, ", nothing was published")
+            m, report = _audit(
+                config, catalog, table, table_columns, keys, m, uri_m, current, ", nothing was published"
+            )
             failpoint("after-audit")
             with _stage("register", timings):
                 table_columns = ensure_table(catalog, table, columns, keys, root, config.symlink_location(table))
@@ -214,9 +218,7 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
             remove_version(root, written.partitions, aws)
             raise
         failpoint("after-publish")
-        m = replace(m, status="published", timings_s=timings)
-        manifests.save(m, admin, aws)
-        versions.prune(admin, catalog, table, aws)
+        m = _record_published(replace(m, timings_s=timings), current, table, admin, aws)
         symlinks = config.symlink_location(table) if table.partition_projection else None
         return RunSummary(m, uri_m, "published", published, report, symlinks)
 
@@ -232,6 +234,7 @@ def _publish_delta(
     keys: list,
     catalog,  # noqa: ANN001
     where: str,
+    state: TableState,
 ) -> RunSummary:
     """Delta output: one transactional write to the table root, audited, then registered.
 
@@ -249,8 +252,9 @@ def _publish_delta(
     current = catalog.get_table(table.database, table.name)
     if current is not None and current.get("Parameters", {}).get("lakeloader.run_id") == run_id:
         log.warning("run %s was published by an attempt that died before recording it", run_id)
-        done = replace(base, status="published", partitions=delta.snapshot_partitions(root, names, aws))
-        return RunSummary(done, manifests.save(done, admin, aws), "recovered")
+        done = replace(base, partitions=delta.snapshot_partitions(root, names, aws))
+        done = _record_published(done, state, table, admin, aws, track_versions=False)
+        return RunSummary(done, manifests.manifest_uri(admin, run_id), "recovered")
     planned = planned_delta_columns(catalog, table, columns, keys)  # schema problems fail before writing
     before = delta.delta_version(root, aws, missing_ok=True)
     # A first load may go into a folder holding files lakeloader never wrote (a custom `location`):
@@ -277,7 +281,9 @@ def _publish_delta(
             rows_written=seen.rows_written, bad_rows=seen.bad_rows, quarantine_location=quarantine,
         )  # fmt: skip
         manifests.save(m, admin, aws)
-        m, report = _audit(config, catalog, table, planned, keys, m, uri_m, "; the Delta table was restored", True)
+        m, report = _audit(
+            config, catalog, table, planned, keys, m, uri_m, state, "; the Delta table was restored", True
+        )
         with _stage("register", timings):
             params = {"lakeloader.run_id": run_id, "lakeloader.delta_version": str(delta.delta_version(root, aws))}
             ensure_delta_table(catalog, table, columns, keys, root, params)
@@ -288,8 +294,7 @@ def _publish_delta(
         else:
             storage.remove_new(root, existing, aws)
         raise
-    m = replace(m, status="published", timings_s=timings)
-    manifests.save(m, admin, aws)
+    m = _record_published(replace(m, timings_s=timings), state, table, admin, aws, track_versions=False)
     return RunSummary(m, uri_m, "published", None, report)
 
 
@@ -301,13 +306,14 @@ def _audit(
     keys: list,
     m: Manifest,
     uri_m: str,
+    current: TableState,
     on_failure: str,
     delta_table: bool = False,
 ) -> tuple[Manifest, Report]:
     """Audit the staged run and record the report; ChecksFailed (saying `on_failure`) when it fails."""
     admin, aws = config.admin_location(table), config.aws
     with _stage("audit", m.timings_s):
-        previous = manifests.latest_published(admin, aws)
+        previous = manifests.load(admin, current.latest, aws) if current.latest else None
         engine = open_engine(config, catalog)
         report = audit_run(catalog, engine, table, columns, keys, m, previous, delta=delta_table)
     m = replace(m, audit=report.to_dict())
@@ -318,6 +324,36 @@ def _audit(
             f"{report.failure_summary()} (report in {uri_m})"
         )
     return m, report
+
+
+def _table_state(admin: str, table: TableConfig, aws) -> TableState:  # noqa: ANN001
+    """The table's state object; a table from before state objects gets its own, saved now (the upgrade)."""
+    current, rebuilt = table_state.current(admin, table.retain_versions, aws)
+    if rebuilt and current.latest is not None:
+        table_state.save(current, admin, aws)
+        log.info("%s.%s: saved its state object (upgrade from per-run manifests only)", table.database, table.name)
+    return current
+
+
+def _record_published(
+    m: Manifest,
+    current: TableState,
+    table: TableConfig,
+    admin: str,
+    aws,  # noqa: ANN001
+    track_versions: bool = True,
+) -> Manifest:
+    """Record a run whose partitions the catalog now serves: state object first, then the manifest; prune.
+
+    In this order a crash leaves a manifest saying `staged` for a run the state already names, which
+    the rerun recovers (advancing the state again changes nothing); never the reverse.
+    """
+    after, doomed = table_state.advance(current, m, table.retain_versions, track_versions)
+    table_state.save(after, admin, aws)
+    m = replace(m, status="published")
+    manifests.save(m, admin, aws)
+    versions.remove_versions(doomed, table.retain_versions, aws)
+    return m
 
 
 def _check_projectable(table: TableConfig, written: WriteResult, where: str) -> None:

@@ -27,6 +27,11 @@ class Assumptions:
     split_bytes: int = 128 * 2**20  # spark.sql.files.maxPartitionBytes
     parquet_ratio: float = 0.45  # Parquet bytes per input byte (CSV -> snappy Parquet, demo data)
     mb_per_core_s: float = 16.0  # input MB per core-second: 583 MB in 18.2 s on 2 cores (5 M-row bench)
+    input_file_bytes: int = 256 * 2**20  # size of one input file (HDFS blocks, typical upstream writers)
+    # Driver time to plan (list and fingerprint the input): Spark's parallel listing plus one aggregate job,
+    # measured per million files on this 2-core machine's local disk (bench/scale_bench.py, bench/RESULTS.md).
+    # HDFS NameNode or S3 LIST throughput, not the driver, bounds it on a cluster.
+    plan_s_per_million_files: float = 17.6
     glue_latency_ms: float = 100.0  # per Glue batch call
     # Driver CPU to build, serialize and parse one 100-partition batch (botocore, under one GIL): the floor
     # under the registration time however many calls are in flight (bench/RESULTS.md, glue_register.py).
@@ -40,6 +45,8 @@ class Assumptions:
 class Plan:
     input_bytes: int
     partitions: int
+    input_files: int
+    plan_seconds: float  # listing and fingerprinting the input on the driver's side
     input_splits: int
     output_bytes: int
     files: int
@@ -98,10 +105,13 @@ def make_plan(
     # Count by partition reads only footers; the aggregate reads the checked columns (assumed 1/20 each).
     scanned = int(output * min(1.0, columns / 20))
     core_hours = input_bytes / 10**6 / a.mb_per_core_s / 3600
+    input_files = math.ceil(input_bytes / a.input_file_bytes)
     nodes = max(1, math.ceil(core_hours / target_hours / a.vcpus_per_node))
     return Plan(
         input_bytes=input_bytes,
         partitions=partitions,
+        input_files=input_files,
+        plan_seconds=input_files / 10**6 * a.plan_s_per_million_files,
         input_splits=math.ceil(input_bytes / a.split_bytes),
         output_bytes=output,
         files=files,

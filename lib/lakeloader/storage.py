@@ -24,6 +24,7 @@ from lakeloader.config import AwsConfig
 class FileInfo:
     uri: str
     size: int
+    mtime_ns: int = 0
 
 
 def hadoop_uri(uri: str, on_cluster: bool) -> str:
@@ -116,7 +117,7 @@ def list_files(uri: str, aws: Optional[AwsConfig] = None, suffix: str = "") -> l
         if info.type != pafs.FileType.File or info.base_name.startswith((".", "_")):
             continue
         if info.path.endswith(suffix):
-            out.append(FileInfo(_uri(uri, info.path), info.size))
+            out.append(FileInfo(_uri(uri, info.path), info.size, info.mtime_ns or 0))
     return sorted(out, key=lambda f: f.uri)
 
 

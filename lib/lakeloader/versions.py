@@ -1,7 +1,9 @@
-"""Table versions from the run history: the state as of a run, rollback, and pruning old versions.
+"""Table versions: rollback, removing old versions, and the state as of a run from the manifests.
 
 The manifests of published runs, in order, are the table's history: each run sets the location of
-the partitions it wrote; an `overwrite` run (or a rollback) replaces the whole set.
+the partitions it wrote; an `overwrite` run (or a rollback) replaces the whole set. Day to day the
+state object (state.py) holds the result of that fold; replaying the manifests is only for tables
+and runs from before it existed.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import replace
 from typing import Optional
 
 from lakeloader import manifest as manifests
+from lakeloader import state as table_state
 from lakeloader import storage
 from lakeloader.catalog.base import Catalog
 from lakeloader.catalog.tables import partition_input
@@ -44,28 +47,13 @@ def state_as_of(history: Sequence[Manifest], run_id: Optional[str] = None) -> di
     return state
 
 
-def prunable(history: Sequence[Manifest], live: set[str], retain: int) -> list[str]:
-    """Version locations beyond the newest `retain` of each partition, never a live one."""
-    per_partition: dict[Key, list[str]] = {}
-    for m in published(history):
-        for p in m.partitions:
-            seen = per_partition.setdefault(tuple(p.values), [])
-            if p.location in seen:
-                seen.remove(p.location)  # a rollback re-publishes a version: it is recent again
-            seen.append(p.location)
-    old = [loc for locs in per_partition.values() for loc in locs[:-retain]]
-    return sorted(loc for loc in old if loc not in live)
-
-
-def prune(admin: str, catalog: Catalog, table: TableConfig, aws: Optional[AwsConfig]) -> int:
-    """Delete versions beyond `retain_versions`; returns how many version directories were removed."""
-    live = {p["StorageDescriptor"]["Location"] for p in catalog.get_partitions(table.database, table.name)}
-    doomed = prunable(manifests.history(admin, aws), live, table.retain_versions)
-    for loc in doomed:
+def remove_versions(locations: Sequence[str], retain: int, aws: Optional[AwsConfig]) -> int:
+    """Delete version directories a publish found beyond `retain_versions` (see state.advance); returns the count."""
+    for loc in locations:
         storage.delete_dir(loc, aws)
-    if doomed:
-        log.info("removed %d old partition versions (retain_versions: %d)", len(doomed), table.retain_versions)
-    return len(doomed)
+    if locations:
+        log.info("removed %d old partition versions (retain_versions: %d)", len(locations), retain)
+    return len(locations)
 
 
 def remove_abandoned_attempts(
@@ -85,9 +73,16 @@ def remove_abandoned_attempts(
 
 
 def rollback(admin: str, catalog: Catalog, table: TableConfig, to_run: str, aws: Optional[AwsConfig]) -> Manifest:
-    """Point the catalog back at the table's state as of `to_run`; recorded as a run of its own."""
-    history = manifests.history(admin, aws)
-    target = state_as_of(history, to_run)
+    """Point the catalog back at the table's state as of `to_run`; recorded as a run of its own.
+
+    Reads the state snapshot `to_run`'s publish left (runs from before snapshots: the manifests).
+    """
+    current, _ = table_state.current(admin, table.retain_versions, aws)
+    snapshot = table_state.load(admin, aws, as_of=to_run)
+    if snapshot is not None:
+        target = {tuple(p.values): p for p in snapshot.live}
+    else:
+        target = state_as_of(manifests.history(admin, aws), to_run)
     missing = [p for p in target.values() if not storage.list_files(p.location, aws, suffix=".parquet")]
     if missing:
         p = missing[0]
@@ -98,6 +93,9 @@ def rollback(admin: str, catalog: Catalog, table: TableConfig, to_run: str, aws:
     meta = catalog.get_table(table.database, table.name)
     if meta is None:
         raise UsageError(f"table {table.database}.{table.name} is not in the catalog")
+    source = manifests.load(admin, to_run, aws)
+    if source is None:
+        raise UsageError(f"run {to_run!r}: its manifest is gone from {manifests.manifest_uri(admin, to_run)}")
     columns = meta["StorageDescriptor"]["Columns"]
     live = {tuple(p["Values"]) for p in catalog.get_partitions(table.database, table.name)}
     catalog.put_partitions(
@@ -106,7 +104,6 @@ def rollback(admin: str, catalog: Catalog, table: TableConfig, to_run: str, aws:
         [partition_input(p.values, p.location, columns, {"lakeloader.run_id": to_run}) for p in target.values()],
     )
     catalog.delete_partitions(table.database, table.name, [list(v) for v in live - set(target)])
-    source = next(m for m in history if m.run_id == to_run)
     now = dt.datetime.now(dt.timezone.utc)
     record = replace(
         source,
@@ -118,6 +115,9 @@ def rollback(admin: str, catalog: Catalog, table: TableConfig, to_run: str, aws:
         created_at=now.isoformat(),
         audit=None,
     )
+    after, doomed = table_state.advance(current, record, table.retain_versions)
+    table_state.save(after, admin, aws)
     manifests.save(record, admin, aws)
+    remove_versions(doomed, table.retain_versions, aws)
     log.info("rolled %s.%s back to %s (%d partitions)", table.database, table.name, to_run, len(target))
     return record

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -37,6 +38,7 @@ class WriteResult:
     bad_files: tuple[str, ...]
     partitions: tuple[PartitionStats, ...]
     unparsed: dict[str, int] = field(default_factory=dict)  # partition -> rows whose source did not parse
+    stats_seconds: float = 0.0  # of the write's wall time, the part after its last task (the footer reads)
 
     @property
     def rows_written(self) -> int:
@@ -128,12 +130,15 @@ def write_version(
         .parquet(spark_uri(df.sparkSession, table_root))
     )
     seen = result()
+    t = time.monotonic()
+    stats = partition_stats(table_root, names, list(seen.partitions), version, aws)
     return WriteResult(
         rows_read=seen.rows_read,
         bad_rows=seen.bad_rows,
         bad_files=seen.bad_files,
-        partitions=tuple(partition_stats(table_root, names, list(seen.partitions), version, aws)),
+        partitions=tuple(stats),
         unparsed=seen.unparsed,
+        stats_seconds=round(time.monotonic() - t, 3),
     )
 
 
