@@ -80,10 +80,11 @@ def write_config(work: Path) -> str:
     return str(path)
 
 
-def plan_seconds(spark, cfg: str, inp: Path) -> float:
+def plan_seconds(spark, cfg: str, inp: Path, n: int) -> float:
     """lakeloader's plan stage, as `lakeloader run --dry-run` times it."""
     opts = RunOptions(run_date=RUN_DATE, input_uri=str(inp), dry_run=True)
     summary = run_table(spark, load_config(cfg), "files", opts)
+    assert summary.manifest.input_files == n, f"plan listed {summary.manifest.input_files} files, expected {n}"
     return summary.manifest.timings_s["plan"]
 
 
@@ -108,7 +109,7 @@ def listing_series(args, spark, work: Path) -> str:
             order = [0, 1] if r % 2 == 0 else [1, 0]  # interleaved: neither always runs on a warmer machine
             for k in order:
                 if k == 0:
-                    ours.append(plan_seconds(spark, cfg, inp))
+                    ours.append(plan_seconds(spark, cfg, inp, n))
                 else:
                     s, listed = input_files_seconds(spark, inp)
                     theirs.append(s)
