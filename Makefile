@@ -16,6 +16,9 @@ BENCH_ROWS ?= 5000000
 BENCH_SCALING ?= 1,2,5,10
 BENCH_PARTITIONS ?= 60,600,3000,6000
 BENCH_PARTITION_ROWS ?= 2000000
+BENCH_INPUT_FILES ?= 1000,10000,50000,200000
+BENCH_PAST_RUNS ?= 1,100,1000,5000
+BENCH_OUTPUT_FILES ?= 1000,5000,20000
 BENCH_WRANGLER_VENV ?= $(CACHE)/bench-venv-awswrangler
 PYTEST_ARGS ?=
 
@@ -70,13 +73,15 @@ test: install ## run every test (unit, Spark, AWS on moto, end-to-end); "no test
 test-fast: install ## only the tests that need neither Spark nor a server (seconds)
 	$(BIN)/pytest -m "not spark and not aws and not e2e and not slow" $(PYTEST_ARGS)
 
-bench: install ## benchmarks (write: plain vs repartition vs DuckDB vs awswrangler vs lakeloader; scaling by rows and by partitions; Glue registration); appends to bench/RESULTS.md, draws bench/results.png
+bench: install ## benchmarks (write: plain vs repartition vs DuckDB vs awswrangler vs lakeloader; scaling by rows and by partitions; Glue registration; driver time vs input files, past runs, output files); appends to bench/RESULTS.md, draws bench/results.png
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,bench]'
 	$(BIN)/python bench/write_bench.py --rows $(BENCH_ROWS) --awswrangler-venv $(BENCH_WRANGLER_VENV)
 	$(BIN)/python bench/write_bench.py --scaling $(BENCH_SCALING)
 	$(BIN)/python bench/write_bench.py --partition-scaling $(BENCH_PARTITIONS) --partition-rows $(BENCH_PARTITION_ROWS)
 	$(BIN)/python bench/glue_register.py --partitions 10000 --latency-ms 100
 	$(BIN)/python bench/glue_register.py --partitions 100000 --latency-ms 100 --no-baseline
+	$(BIN)/python bench/scale_bench.py --input-files $(BENCH_INPUT_FILES) --past-runs $(BENCH_PAST_RUNS) \
+	  --output-files $(BENCH_OUTPUT_FILES)
 
 deploy-step: install ## build, upload and run TABLE on EMR (ENV=dev|prod [CLUSTER_ID=j-...] [DRY_RUN=1] [WAIT=0] [RUN_DATE=YYYY-MM-DD])
 	$(BIN)/lakeloader deploy-step --config conf/$(ENV).yaml --table $(TABLE) \
