@@ -86,3 +86,8 @@ def test_empty_and_missing_input_are_input_errors(spark, tmp_path, write_config)
         list_input(read_source(spark, src, [str(tmp_path / "empty")], "t").df, str(tmp_path / "empty"))
     with pytest.raises(InputError, match="input not found: no data files at"):
         read_source(spark, src, [str(tmp_path / "missing")], "t")
+
+
+def test_a_plan_without_a_file_source_has_no_data_files(spark):
+    with pytest.raises(InputError, match="input not found: no data files at generated"):
+        list_input(spark.range(3).toDF("id"), "generated")

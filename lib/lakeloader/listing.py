@@ -27,6 +27,7 @@ from pyspark.sql import functions as F
 from lakeloader.errors import InputError
 
 log = logging.getLogger(__name__)
+_LOGICAL_RELATION = "org.apache.spark.sql.execution.datasources.LogicalRelation"
 _FS_RELATION = "org.apache.spark.sql.execution.datasources.HadoopFsRelation"
 _METADATA = {"path": "file_path", "size": "file_size", "mtime": "file_modification_time"}
 
@@ -46,7 +47,9 @@ def list_input(df: DataFrame, shown: str) -> Listing:
     InputError when the input has no data files.
     """
     frames = listing_frames(df)
-    parts = frames[0] if len(frames) == 1 else _union(frames)
+    if not frames:
+        raise InputError(f"input not found: no data files at {shown}")
+    parts = _union(frames)
     per_file = (F.col("path"), F.col("size"), F.col("mtime"))
     with _few_tasks(df.sparkSession):
         row = parts.agg(
@@ -74,7 +77,7 @@ def listing_frames(df: DataFrame) -> list[DataFrame]:
     out, other = [], False
     for i in range(leaves.size()):
         leaf = leaves.apply(i)
-        relation = leaf.relation() if hasattr(leaf, "relation") else None
+        relation = leaf.relation() if leaf.getClass().getName() == _LOGICAL_RELATION else None
         if relation is None or relation.getClass().getName() != _FS_RELATION:
             other = True
             continue
