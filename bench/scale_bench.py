@@ -132,10 +132,28 @@ def listing_series(args, spark, work: Path) -> str:
                       *lines, "", fit, ""])  # fmt: skip
 
 
+def events_config(root: Path, inp: Path, partitions: list, **table) -> Path:
+    """A fresh warehouse and catalog under `root` and a config loading the sample events from `inp`."""
+    from lakeloader.sample import SCHEMA_DDL
+
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir()
+    source = {"path": str(inp), "format": "csv", "options": {"header": True}, "schema": SCHEMA_DDL,
+              "on_bad_records": "drop"}  # fmt: skip
+    cfg = {
+        "warehouse": str(root / "warehouse"),
+        "catalog": {"kind": "local", "path": str(root / "catalog.sqlite")},
+        "tables": {"events": {"database": "bench", "partitions": partitions, "source": source, **table}},
+    }
+    path = root / "scale.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
 def past_runs_series(args, work: Path) -> str:
     from lakeloader import manifest as manifests
     from lakeloader.cli import main as cli
-    from lakeloader.sample import SCHEMA_DDL, generate
+    from lakeloader.sample import generate
 
     inp = work / "history-input"
     if not inp.exists():
@@ -143,21 +161,9 @@ def past_runs_series(args, work: Path) -> str:
     rows = []
     for h in args.past_runs:
         root = work / f"history-{h}"
-        shutil.rmtree(root, ignore_errors=True)
-        root.mkdir()
-        cfg = {
-            "warehouse": str(root / "warehouse"),
-            "catalog": {"kind": "local", "path": str(root / "catalog.sqlite")},
-            "tables": {"events": {
-                "database": "bench",
-                "partitions": [{"name": "dt", "from": "event_ts", "transform": "date"}, {"name": "country"}],
-                "source": {"path": str(inp), "format": "csv", "options": {"header": True},
-                           "schema": SCHEMA_DDL, "on_bad_records": "drop"},
-                "checks": [{"kind": "not_null", "column": "event_id"}, {"kind": "row_count_change", "max_pct": 50}],
-            }},
-        }  # fmt: skip
-        path = root / "scale.yaml"
-        path.write_text(yaml.safe_dump(cfg))
+        checks = [{"kind": "not_null", "column": "event_id"}, {"kind": "row_count_change", "max_pct": 50}]
+        path = events_config(root, inp, [{"name": "dt", "from": "event_ts", "transform": "date"}, {"name": "country"}],
+                             checks=checks)  # fmt: skip
         argv = ["--config", str(path), "--table", "events"]
         run = ["run", *argv, "--run-date", str(RUN_DATE)]
         assert cli(run) == 0
@@ -208,7 +214,7 @@ def past_runs_series(args, work: Path) -> str:
 
 def output_files_series(args, work: Path) -> str:
     from lakeloader.cli import main as cli
-    from lakeloader.sample import SCHEMA_DDL, generate
+    from lakeloader.sample import generate
 
     rows_in = 200_000
     inp = work / "output-input"
@@ -217,20 +223,8 @@ def output_files_series(args, work: Path) -> str:
     out = []
     for n in args.output_files:
         root = work / f"output-{n}"
-        shutil.rmtree(root, ignore_errors=True)
-        root.mkdir()
-        cfg = {
-            "warehouse": str(root / "warehouse"),
-            "catalog": {"kind": "local", "path": str(root / "catalog.sqlite")},
-            "tables": {"events": {
-                "database": "bench", "partitions": [{"name": "dt", "from": "event_ts", "transform": "date"}],
-                "source": {"path": str(inp), "format": "csv", "options": {"header": True},
-                           "schema": SCHEMA_DDL, "on_bad_records": "drop"},
-                "max_records_per_file": max(1, rows_in // n), "checks": [],
-            }},
-        }  # fmt: skip
-        path = root / "scale.yaml"
-        path.write_text(yaml.safe_dump(cfg))
+        path = events_config(root, inp, [{"name": "dt", "from": "event_ts", "transform": "date"}],
+                             checks=[], max_records_per_file=max(1, rows_in // n))  # fmt: skip
         t = time.monotonic()
         with contextlib.redirect_stdout(io.StringIO()):
             assert cli(["run", "--config", str(path), "--table", "events", "--run-date", str(RUN_DATE)]) == 0
