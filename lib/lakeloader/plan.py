@@ -31,7 +31,7 @@ class Assumptions:
     # Driver time to plan (list and fingerprint the input): Spark's parallel listing plus one aggregate job,
     # measured per million files on this 2-core machine's local disk (bench/scale_bench.py, bench/RESULTS.md).
     # HDFS NameNode or S3 LIST throughput, not the driver, bounds it on a cluster.
-    plan_s_per_million_files: float = 17.6
+    plan_s_per_million_files: float = 54.7
     glue_latency_ms: float = 100.0  # per Glue batch call
     # Driver CPU to build, serialize and parse one 100-partition batch (botocore, under one GIL): the floor
     # under the registration time however many calls are in flight (bench/RESULTS.md, glue_register.py).
