@@ -66,6 +66,8 @@ demo: install ## run the whole pipeline locally on generated sample data (no AWS
 	$(BIN)/lakeloader validate --config $(CONFIG) --table events
 	$(BIN)/lakeloader query --config $(CONFIG) \
 	  "SELECT dt, count(*) AS events, count(DISTINCT user_id) AS users FROM demo.events GROUP BY dt ORDER BY dt"
+	$(BIN)/lakeloader export --config $(CONFIG) --table events --to $(DEMO_DIR)/training --overwrite \
+	  --label amount --split train=0.8,validation=0.1,test=0.1 --split-by user_id
 
 test: install ## run every test (unit, Spark, AWS on moto, end-to-end); "no tests ran" (exit 5) fails too
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -167,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--files", type=int, default=4, help="number of CSV files (default 4)")
     s.add_argument("--bad-rows", type=int, default=20, help="malformed rows to mix in (default 20)")
     s.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    from lakeloader.export import add_export_parser
+
+    add_export_parser(sub, _common)
     add_deploy_parser(sub, _date)
     add_schedule_parser(sub)
     return p
@@ -527,6 +530,21 @@ def render_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str)
     return _table(cells) + f"\n({len(rows)} rows)\n"
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """`lakeloader export`."""
+    from lakeloader.catalog import open_catalog
+    from lakeloader.export import export_table, options_from_args, render_summary
+    from lakeloader.query import open_engine
+
+    opts = options_from_args(args)
+    config = _load(args)
+    catalog = open_catalog(config)
+    t = time.monotonic()
+    summary = export_table(config, catalog, open_engine(config, catalog), args.table, opts)
+    print(render_summary(summary, time.monotonic() - t))
+    return 0
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     """`lakeloader plan`."""
     from dataclasses import asdict
@@ -614,6 +632,7 @@ COMMANDS = {
     "run": cmd_run,
     "backfill": cmd_backfill,
     "validate": cmd_validate,
+    "export": cmd_export,
     "query": cmd_query,
     "history": cmd_history,
     "rollback": cmd_rollback,

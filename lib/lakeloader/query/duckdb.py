@@ -275,3 +275,36 @@ def _local(uri: str) -> str:
 def _one_line(e: BaseException) -> str:
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
+
+
+def copy_channels(
+    engine: DuckDBEngine, database: str, table: str, select: str, to: str, channels: Sequence[str], fmt: str
+) -> dict[str, int]:
+    """Run `select` (DuckDB SQL with a channel column) once and COPY each channel's rows to `to`<channel>/.
+
+    Returns rows per channel. CSV has no header and no quoting beyond what a value needs (RFC 4180).
+    """
+    from lakeloader.query.export_sql import CHANNEL
+
+    engine._attach(database, table)
+    target = _local(to)
+    if target.startswith("s3://"):
+        engine._enable_s3()
+    options = "FORMAT csv, HEADER false" if fmt == "csv" else "FORMAT parquet"
+    rows: dict[str, int] = {}
+    try:
+        engine.con.execute(f"CREATE OR REPLACE TEMP TABLE __export AS {select}")
+        names = [r[0] for r in engine.con.execute("DESCRIBE __export").fetchall() if r[0] != CHANNEL]
+        cols = ", ".join(_ident(n) for n in names)
+        for channel in channels:
+            directory = f"{target}{channel}"
+            if not target.startswith("s3://"):
+                Path(directory).mkdir(parents=True, exist_ok=True)
+            out = f"{directory}/part-00000.{fmt}"
+            sql = f"COPY (SELECT {cols} FROM __export WHERE {_ident(CHANNEL)} = ?) TO {_literal(out)} ({options})"
+            rows[channel] = int(engine.con.execute(sql, [channel]).fetchone()[0])
+            engine.queries_issued += 1
+        engine.con.execute("DROP TABLE __export")
+    except duckdb.Error as e:
+        raise QueryError(f"export of {database}.{table}: {_one_line(e)}") from None
+    return rows
