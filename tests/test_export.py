@@ -159,19 +159,19 @@ def test_non_empty_prefix_needs_overwrite(lake, capsys):
     assert (out / "keep.csv").exists() and not (out / "train").exists()
 
 
-def test_refuses_a_table_whose_last_validation_failed(lake, capsys):
-    admin = f"{lake / 'wh'}/_lakeloader/demo/t"
+def save_run(lake: Path, run_id: str, status: str, passed: bool, locations: list[str]) -> None:
+    parts = [manifests.PartitionStats(values=["x"], location=loc, files=1, rows=1, bytes=1) for loc in locations]
     m = manifests.Manifest(
-        run_id="r1",
+        run_id=run_id,
         database="demo",
         table="t",
         mode="overwrite_partitions",
         run_date="2024-01-02",
-        status="failed",
+        status=status,
         table_location=f"file://{lake}/wh/demo/t",
         partition_keys=["dt"],
         schema=[],
-        partitions=[],
+        partitions=parts,
         input_uri="x",
         input_files=1,
         input_bytes=1,
@@ -179,15 +179,24 @@ def test_refuses_a_table_whose_last_validation_failed(lake, capsys):
         rows_written=1,
         bad_rows=0,
         quarantine_location=None,
-        audit={"passed": False},
+        audit={"passed": passed},
     )
-    manifests.save(m, admin)
+    manifests.save(m, f"{lake / 'wh'}/_lakeloader/demo/t")
+
+
+def test_source_runs_and_refusal_after_a_failed_validation(lake, capsys):
+    live = f"file://{lake}/wh/demo/t/dt=2024-01-01/_v=r1"
+    save_run(lake, "r0", "published", True, [f"file://{lake}/wh/demo/t/dt=2024-01-01/_v=r0"])  # replaced since
+    save_run(lake, "r1", "published", True, [live])
     out = lake / "out"
-    assert export(lake, "--to", str(out)) == 1
-    assert "last validation (run r1) failed" in capsys.readouterr().err
-    assert not out.exists()
-    assert export(lake, "--to", str(out), "--force") == 0
-    assert (out / "export.json").exists()
+    assert export(lake, "--to", str(out)) == 0
+    assert json.loads((out / "export.json").read_text())["source_run_ids"] == ["r1"]
+
+    save_run(lake, "r2", "failed", False, [])
+    assert export(lake, "--to", str(out), "--overwrite") == 1
+    assert "last validation (run r2) failed" in capsys.readouterr().err
+    assert (out / "export.json").exists() and (out / "train").exists()  # the earlier export is untouched
+    assert export(lake, "--to", str(out), "--overwrite", "--force") == 0
 
 
 def test_split_parsing():

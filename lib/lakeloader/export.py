@@ -98,8 +98,8 @@ def plan_columns(meta: dict[str, Any], opts: ExportOptions) -> list[dict[str, st
     return chosen
 
 
-def check_validation(config: Config, table_name: str, force: bool) -> list[str]:
-    """Run ids of the table's published runs; ChecksFailed when the last audited run failed its checks."""
+def check_validation(config: Config, catalog: Catalog, table_name: str, force: bool) -> list[str]:
+    """The runs whose versions the catalog serves now; ChecksFailed when the last audited run failed its checks."""
     table = config.table(table_name)
     history = manifests.history(config.admin_location(table), config.aws)
     audited = [m for m in history if m.audit is not None]
@@ -113,7 +113,12 @@ def check_validation(config: Config, table_name: str, force: bool) -> list[str]:
         log.warning(
             "exporting %s.%s although run %s failed validation (--force)", table.database, table.name, last.run_id
         )
-    return [m.run_id for m in history if m.status == "published"]
+    live = {p["StorageDescriptor"]["Location"].rstrip("/") for p in catalog.get_partitions(table.database, table.name)}
+    return [
+        m.run_id
+        for m in history
+        if m.status == "published" and any(p.location.rstrip("/") in live for p in m.partitions)
+    ]
 
 
 def check_destination(to: str, opts: ExportOptions, config: Config) -> None:
@@ -134,7 +139,7 @@ def export_table(
         raise UsageError(f"--table {table_name}: {table.database}.{table.name} is not in the catalog (run it first)")
     meta = {**meta, "DatabaseName": table.database}
     columns = plan_columns(meta, opts)
-    run_ids = check_validation(config, table_name, opts.force)
+    run_ids = check_validation(config, catalog, table_name, opts.force)
     where = where_sql(opts.where, "athena") if opts.where else None  # bad --where: refused before writing
     to = opts.to.rstrip("/") + "/"
     check_destination(to, opts, config)
@@ -216,19 +221,12 @@ def add_export_parser(sub: Any, common: Any) -> None:  # noqa: ANN401
         default="csv",
         help="csv: no header, label first (SageMaker built-in algorithms); or parquet",
     )
-    e.add_argument(
-        "--run-date",
-        metavar="YYYY-MM-DD",
-        help='shorthand for --where "<first partition key> = DATE"; not implemented yet: use --where',
-    )
     e.add_argument("--force", action="store_true", help="export even if the last validation failed")
     e.add_argument("--overwrite", action="store_true", help="replace what is already under --to")
 
 
 def options_from_args(args: Any) -> ExportOptions:  # noqa: ANN401
     """ExportOptions from parsed CLI arguments; UsageError for bad ones, before anything is read."""
-    if args.run_date:
-        raise UsageError("--run-date: not supported yet; filter with --where \"dt = DATE 'YYYY-MM-DD'\"")
     to = args.to
     if "://" not in to:
         to = os.path.abspath(to)
