@@ -36,6 +36,7 @@ def test_one_count_then_one_unload_per_channel(moto_endpoint, real, fmt, props):
     assert all(r["ResultConfiguration"] == {"OutputLocation": "s3://results/athena/"} for r in requests)
     assert requests[0]["QueryString"] == f'SELECT "__channel", count(*) FROM ({select}) GROUP BY 1'
     polled = list(dict.fromkeys(r["QueryExecutionId"] for r in client.requests["get_query_execution"]))
+    assert len(polled) == len(requests) == 3
     for request, qid, channel in zip(requests[1:], polled[1:], ["train", "test"]):
         expected = (
             f'UNLOAD (SELECT "amount", "user_id" FROM ({select}) WHERE "__channel" = \'{channel}\') '
