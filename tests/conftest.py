@@ -65,7 +65,7 @@ def checkout_snapshot(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def code_bundle(checkout_snapshot, tmp_path_factory):
     """The wheel, code zip, job, constraints and bootstrap scripts, built once for the test run."""
-    from lakeloader.deploy import build_code
+    from lakeloader.emr import build_code
 
     return build_code(checkout_snapshot, tmp_path_factory.mktemp("dist"))
 

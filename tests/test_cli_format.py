@@ -14,7 +14,8 @@ import boto3
 import pytest
 
 from conftest import events_table
-from lakeloader.cli import main, render_report, render_rows
+from lakeloader.cli import main
+from lakeloader.cli.format import render_report, render_rows
 from lakeloader.validate import CheckResult, Report
 from test_query_athena import athena_client, col, real, result, seed  # noqa: F401 (athena_client, real: fixtures)
 

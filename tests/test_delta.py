@@ -35,7 +35,7 @@ from lakeloader.delta import (
     write_delta,
 )
 from lakeloader.errors import ConfigError, InputError, QueryError, SchemaError
-from lakeloader.partitioning import HIVE_DEFAULT_PARTITION
+from lakeloader.hive import HIVE_DEFAULT_PARTITION
 from lakeloader.query.duckdb import DuckDBEngine
 from lakeloader.register import ensure_delta_table, planned_delta_columns
 

@@ -24,15 +24,10 @@ import yaml
 from botocore.exceptions import ClientError
 
 from conftest import events_table
-from lakeloader import deploy
-from lakeloader.cli import build_parser
-from lakeloader.deploy import (
-    Clients,
-    build_code,
-    cmd_deploy_step,
-    deploy_step,
-    load_deploy_config,
-)
+from lakeloader.cli.deploy import cmd_deploy_step
+from lakeloader.cli.parser import build_parser
+from lakeloader.config import EmrConfig, InstanceFleetConfig, InstanceGroupConfig
+from lakeloader.emr import Clients, build_code, check_emr, deploy, deploy_step, load_deploy_config, split_s3
 from lakeloader.errors import DeployError
 
 pytestmark = pytest.mark.aws
@@ -308,7 +303,7 @@ def test_prod_config_builds_instance_fleets(bundle, monkeypatch):
 
 
 def test_create_cluster_upload_submit_and_wait(env, caplog):
-    caplog.set_level(logging.INFO, logger="lakeloader.deploy")
+    caplog.set_level(logging.INFO, logger="lakeloader.emr")
     config, emr = load(env)
     sent_rjf = count_calls(env["emr"], "emr", "RunJobFlow")
     holder: dict = {}
@@ -342,7 +337,7 @@ def test_create_cluster_upload_submit_and_wait(env, caplog):
     # Every artifact at its content-addressed key, byte for byte.
     for u in result.uploads:
         assert u.uploaded is True
-        bucket, key = deploy.split_s3(u.uri)
+        bucket, key = split_s3(u.uri)
         body = env["s3"].get_object(Bucket=bucket, Key=key)["Body"].read()
         assert hashlib.sha256(body).hexdigest() == u.artifact.sha256
     # The wait polled with backoff and logged each state once, then the log location.
@@ -374,7 +369,7 @@ class _EmrSpy:
 
 
 def test_existing_cluster_pending_running_completed_via_cli(env, capsys, caplog):
-    caplog.set_level(logging.INFO, logger="lakeloader.deploy")
+    caplog.set_level(logging.INFO, logger="lakeloader.emr")
     cid = start_cluster(env["emr"])
     # Another step is already running, so moto reports ours PENDING until that one completes.
     env["emr"].add_job_flow_steps(
@@ -430,7 +425,7 @@ def test_rebuilding_unchanged_code_gives_the_same_keys(snapshot, bundle, tmp_pat
     import zipfile
 
     with zipfile.ZipFile(again.code.path) as zf:
-        assert "lakeloader/cli.py" in zf.namelist() and "lakeloader/deploy.py" in zf.namelist()
+        assert "lakeloader/cli/__init__.py" in zf.namelist() and "lakeloader/emr/deploy.py" in zf.namelist()
         assert not any("__pycache__" in n for n in zf.namelist())
 
 
@@ -707,10 +702,10 @@ def test_iam_policies_are_least_privilege():
 def test_iam_policies_cover_the_dev_environment():
     """Rendered with conf/dev.yaml's names, the policies allow what a deploy and a run touch, and no more."""
     config, emr = load_deploy_config(str(ROOT / "conf" / "dev.yaml"))
-    lake, warehouse = deploy.split_s3(config.warehouse)
-    code_bucket, code_prefix = deploy.split_s3(emr.code_location)
-    log_bucket, log_prefix = deploy.split_s3(emr.log_uri.rstrip("/"))
-    results_bucket, results_prefix = deploy.split_s3(config.query.output_location.rstrip("/"))
+    lake, warehouse = split_s3(config.warehouse)
+    code_bucket, code_prefix = split_s3(emr.code_location)
+    log_bucket, log_prefix = split_s3(emr.log_uri.rstrip("/"))
+    results_bucket, results_prefix = split_s3(config.query.output_location.rstrip("/"))
     assert results_bucket == lake
     values = {
         "AccountId": ACCOUNT, "Region": config.aws.region, "LakeBucket": lake, "WarehousePrefix": warehouse,
@@ -834,7 +829,7 @@ def test_bootstrap_without_arguments_says_how_to_call_it():
 @pytest.mark.parametrize("env_name", ["dev", "prod"])
 def test_aws_environments_load_and_carry_the_local_table(env_name):
     config, emr = load_deploy_config(str(ROOT / "conf" / f"{env_name}.yaml"))
-    deploy.check_emr(emr, config.source_file, create_cluster=True)
+    check_emr(emr, config.source_file, create_cluster=True)
     assert config.warehouse.startswith("s3://") and config.catalog.kind == "glue"
     assert config.query.engine == "athena" and config.query.output_location.startswith("s3://")
     assert emr.tags["project"] == "lakeloader"
@@ -848,6 +843,6 @@ def test_aws_environments_load_and_carry_the_local_table(env_name):
 def test_every_emr_key_is_documented():
     readme = (ROOT / "conf" / "README.md").read_text()
     section = readme.split("## `emr` (deploy-step)", 1)[1]
-    for group in (deploy.EmrConfig, deploy.InstanceGroupConfig, deploy.InstanceFleetConfig):
+    for group in (EmrConfig, InstanceGroupConfig, InstanceFleetConfig):
         for f in dataclasses.fields(group):
             assert re.search(rf"[`{{ ]{f.name}\b", section), f"{group.__name__}.{f.name} is not in conf/README.md"

@@ -17,7 +17,7 @@ from lakeloader.catalog.local import LocalCatalog
 from lakeloader.catalog.tables import partition_input, table_input
 from lakeloader.errors import UsageError
 from lakeloader.export import parse_split, thresholds
-from lakeloader.partitioning import partition_path
+from lakeloader.hive import partition_path
 from lakeloader.query.export_sql import BUCKETS, bucket_expr, select_sql
 
 COLS = [

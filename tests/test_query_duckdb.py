@@ -15,7 +15,7 @@ import pytest
 from lakeloader.catalog.local import LocalCatalog
 from lakeloader.catalog.tables import partition_input, table_input
 from lakeloader.errors import QueryError
-from lakeloader.partitioning import HIVE_DEFAULT_PARTITION, partition_path
+from lakeloader.hive import HIVE_DEFAULT_PARTITION, partition_path
 from lakeloader.query.duckdb import DuckDBEngine
 
 COLS = [{"Name": "id", "Type": "bigint"}, {"Name": "amount", "Type": "decimal(12,2)"}]

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from conftest import events_table
-from lakeloader import aws, deploy
+from lakeloader import aws, emr
 from lakeloader.cli import main
 from lakeloader.config import load_config
 from lakeloader.errors import ConfigError, DeployError, UsageError
@@ -51,7 +51,7 @@ def schedule_config(tmp_path: Path, endpoint: str, prefix: str, tables: dict[str
 @pytest.fixture
 def env(moto_endpoint, tmp_path, code_bundle, monkeypatch):
     """A fresh prefix and code bucket on the moto server; every AWS call lakeloader makes is counted."""
-    monkeypatch.setattr(deploy, "build_code", lambda root, dist=None: code_bundle)
+    monkeypatch.setattr(emr, "build_code", lambda root, dist=None: code_bundle)
     prefix = f"ll{uuid.uuid4().hex[:6]}"
     boto3.client("s3", endpoint_url=moto_endpoint, region_name=REGION).create_bucket(Bucket=f"code-{prefix}")
     calls: list[str] = []
@@ -179,7 +179,7 @@ def test_changed_cron_updates_only_that_schedule_and_removed_table_loses_only_it
     assert got[("schedule", f"{p}-events")] == "updated"
     # The job reads the config it ships with: a new config file is a new key, so the state machine follows.
     assert got[("state machine", f"{p}-events")] == "updated"
-    config_key = deploy.Artifact.of("config", Path(cfg)).uri(f"s3://code-{p}/lakeloader")
+    config_key = emr.Artifact.of("config", Path(cfg)).uri(f"s3://code-{p}/lakeloader")
     assert f"'--files', '{config_key}'" in machine(env, "events")["definition"]
     assert got[("schedule", f"{p}-users")] == "deleted" and got[("state machine", f"{p}-users")] == "deleted"
     assert env["scheduler"].get_schedule(Name=f"{p}-events", GroupName=p)["ScheduleExpression"] == "cron(0 5 * * ? *)"
@@ -225,7 +225,7 @@ def test_tables_option_touches_only_those_and_deletes_nothing(env, capsys):
 
 
 def test_dry_run_prints_everything_and_calls_no_aws_api(tmp_path, code_bundle, monkeypatch, capsys):
-    monkeypatch.setattr(deploy, "build_code", lambda root, dist=None: code_bundle)
+    monkeypatch.setattr(emr, "build_code", lambda root, dist=None: code_bundle)
 
     def no_aws(*a: Any, **kw: Any) -> None:
         raise AssertionError("a dry run made an AWS client")

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from bench.common import CACHE, pinned_venv
 
-from lakeloader import deploy
+from lakeloader import emr
 from lakeloader.cli import main
 from lakeloader.schedule.airflow import airflow_schedule
 
@@ -43,12 +43,12 @@ def dag_file(tmp_path_factory, code_bundle):
     cfg = tmp / "prod.yaml"
     cfg.write_text(yaml.safe_dump(body))
     out = tmp / "lakeloader_dags.py"
-    real = deploy.build_code
-    deploy.build_code = lambda root, dist=None: code_bundle  # module scope: no monkeypatch fixture
+    real = emr.build_code
+    emr.build_code = lambda root, dist=None: code_bundle  # module scope: no monkeypatch fixture
     try:
         assert main(["schedule", "--config", str(cfg), "--airflow-dag", str(out)]) == 0
     finally:
-        deploy.build_code = real
+        emr.build_code = real
     return out
 
 

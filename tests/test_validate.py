@@ -17,8 +17,8 @@ from conftest import events_table
 from lakeloader.catalog.local import LocalCatalog
 from lakeloader.catalog.tables import partition_input, table_input
 from lakeloader.config import TableConfig, parse_config
+from lakeloader.hive import HIVE_DEFAULT_PARTITION, partition_path
 from lakeloader.manifest import Manifest, PartitionStats
-from lakeloader.partitioning import HIVE_DEFAULT_PARTITION, partition_path
 from lakeloader.query.duckdb import DuckDBEngine
 from lakeloader.validate import check_expressions, partition_key, validate
 

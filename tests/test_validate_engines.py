@@ -27,8 +27,8 @@ from lakeloader.catalog.local import LocalCatalog
 from lakeloader.catalog.tables import partition_input, table_input
 from lakeloader.config import AwsConfig, QueryConfig, TableConfig, parse_config
 from lakeloader.errors import ConfigError
+from lakeloader.hive import HIVE_DEFAULT_PARTITION, partition_path
 from lakeloader.manifest import PartitionStats
-from lakeloader.partitioning import HIVE_DEFAULT_PARTITION, partition_path
 from lakeloader.query.athena import AthenaEngine
 from lakeloader.query.duckdb import DuckDBEngine
 from lakeloader.validate import check_expressions, validate

@@ -22,8 +22,8 @@ from lakeloader import storage
 from lakeloader.aws import frozen_credentials
 from lakeloader.config import AwsConfig
 from lakeloader.errors import ConfigError, InputError
+from lakeloader.hive import catalog_value
 from lakeloader.manifest import PartitionStats
-from lakeloader.partitioning import catalog_value
 
 if TYPE_CHECKING:  # the query side (DuckDB) reads Delta logs without Spark
     from pyspark.sql import DataFrame, SparkSession

@@ -28,11 +28,12 @@ from lakeloader.catalog.types import athena_only_columns
 from lakeloader.config import Config, TableConfig, render_source_path
 from lakeloader.errors import ChecksFailed, InputError, UsageError
 from lakeloader.faults import failpoint
+from lakeloader.hive import HIVE_DEFAULT_PARTITION
 from lakeloader.layout import apply_layout, plan_layout
 from lakeloader.listing import Listing, list_input
 from lakeloader.lock import table_lock
 from lakeloader.manifest import Manifest
-from lakeloader.partitioning import HIVE_DEFAULT_PARTITION, add_partition_columns, check_rules, unparsed_conditions
+from lakeloader.partitioning import add_partition_columns, check_rules, unparsed_conditions
 from lakeloader.projection import unreachable
 from lakeloader.query import open_engine
 from lakeloader.register import (

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Optional
 
 from lakeloader.config import NOW_RE, ProjectionConfig, TableConfig, java_date_pattern
-from lakeloader.partitioning import HIVE_DEFAULT_PARTITION
+from lakeloader.hive import HIVE_DEFAULT_PARTITION
 
 _SECONDS = {"WEEKS": 7 * 86400, "DAYS": 86400, "HOURS": 3600, "MINUTES": 60, "SECONDS": 1}
 

@@ -15,8 +15,8 @@ from typing import Any, Callable, Optional
 from lakeloader.catalog.base import Catalog
 from lakeloader.config import CheckConfig, TableConfig
 from lakeloader.errors import ConfigError
+from lakeloader.hive import HIVE_DEFAULT_PARTITION
 from lakeloader.manifest import Manifest, PartitionStats
-from lakeloader.partitioning import HIVE_DEFAULT_PARTITION
 from lakeloader.query.base import QueryEngine, QueryResult
 from lakeloader.query.sql import sql_literal
 

@@ -21,9 +21,9 @@ from pyspark.sql import functions as F
 
 from lakeloader import storage
 from lakeloader.config import AwsConfig
+from lakeloader.hive import catalog_value, partition_path
 from lakeloader.layout import LayoutPlan, apply_layout
 from lakeloader.manifest import PartitionStats
-from lakeloader.partitioning import catalog_value, partition_path
 from lakeloader.session import spark_uri
 from lakeloader.source import CORRUPT, SOURCE_FILE
 

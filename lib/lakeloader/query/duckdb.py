@@ -28,7 +28,7 @@ from lakeloader.catalog.types import duckdb_type
 from lakeloader.config import AwsConfig
 from lakeloader.delta import live_files, open_table
 from lakeloader.errors import LakeloaderError, QueryError
-from lakeloader.partitioning import HIVE_DEFAULT_PARTITION
+from lakeloader.hive import HIVE_DEFAULT_PARTITION
 from lakeloader.query.base import QueryEngine, QueryResult
 
 log = logging.getLogger(__name__)

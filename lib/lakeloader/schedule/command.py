@@ -39,7 +39,7 @@ def add_schedule_parser(subparsers: Any) -> None:  # noqa: ANN401
 
 def cmd_schedule(args: argparse.Namespace) -> int:
     """`lakeloader schedule`."""
-    from lakeloader import deploy
+    from lakeloader import emr
     from lakeloader.schedule import resources
 
     if args.airflow_dag and not args.airflow_dag.endswith(".py"):
@@ -60,7 +60,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         return 0
     clients = resources.Clients.from_config(config)
     plan = resources.build_plan(config, tables, steps, run_job_flow, resources.account_id(clients))
-    done = deploy.upload_artifacts(deploy.Clients.from_config(config.aws).s3, uploads)
+    done = emr.upload_artifacts(emr.Clients.from_config(config.aws).s3, uploads)
     log.info("uploaded %d of %d files to %s", sum(bool(u.uploaded) for u in done), len(done), config.emr.code_location)
     # moto has no ValidateStateMachineDefinition: against a local endpoint the local ASL check stands alone.
     changes = resources.apply_plan(clients, plan, prune=not args.tables, validate_remote=not config.aws.endpoint_url)
@@ -79,35 +79,35 @@ def build_requests(
 
     The same builders as deploy-step: the code is packaged and addressed by content the same way.
     """
-    from lakeloader import deploy
+    from lakeloader import emr
 
     transient = config.schedule.cluster == "transient"
-    deploy.check_emr(config.emr, config.source_file, transient)
-    root = deploy.project_root()
-    bundle = deploy.build_code(root)
+    emr.check_emr(config.emr, config.source_file, transient)
+    root = emr.project_root()
+    bundle = emr.build_code(root)
     code_location = str(config.emr.code_location)
     validate_job = root / "jobs" / VALIDATE_JOB
     if not validate_job.is_file():
         raise ConfigError(f"{validate_job}: missing from the checkout; run schedule from a lakeloader clone")
-    config_artifact = deploy.Artifact.of("config", Path(config_path))
-    validate_artifact = deploy.Artifact.of("job", validate_job)
+    config_artifact = emr.Artifact.of("config", Path(config_path))
+    validate_artifact = emr.Artifact.of("job", validate_job)
     forwarded = [s for s in overrides if not s.startswith("schedule.")]
     code_uri, config_uri = bundle.code.uri(code_location), config_artifact.uri(code_location)
     steps = {}
     for name in tables:
         table = config.table(name)
-        load = deploy.build_step(table, config.emr, code_uri, bundle.job.uri(code_location), config_uri, None,
+        load = emr.build_step(table, config.emr, code_uri, bundle.job.uri(code_location), config_uri, None,
                                  forwarded)  # fmt: skip
-        validate = deploy.build_step(table, config.emr, code_uri, validate_artifact.uri(code_location), config_uri,
+        validate = emr.build_step(table, config.emr, code_uri, validate_artifact.uri(code_location), config_uri,
                                      None, forwarded)  # fmt: skip
         validate["Name"] = f"lakeloader validate {name}"
         steps[name] = (load, validate)
     run_job_flow = None
     if transient:
-        configurations = deploy.load_configurations(root / "conf" / "emr")
-        run_job_flow = deploy.build_run_job_flow(config.emr, configurations, bundle, code_location)
+        configurations = emr.load_configurations(root / "conf" / "emr")
+        run_job_flow = emr.build_run_job_flow(config.emr, configurations, bundle, code_location)
     artifacts = [*bundle.artifacts(), validate_artifact, config_artifact]
-    return steps, run_job_flow, [deploy.Upload(a, a.uri(code_location)) for a in artifacts]
+    return steps, run_job_flow, [emr.Upload(a, a.uri(code_location)) for a in artifacts]
 
 
 def _write_dag(path: str, text: str) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from lakeloader.config import Config
-from lakeloader.deploy import _call  # one wrapper turns every AWS refusal into a one-line error
+from lakeloader.emr.calls import aws_call  # one wrapper turns every AWS refusal into a one-line error
 from lakeloader.errors import ConfigError, DeployError
 from lakeloader.schedule.stepfunctions import build_definition, check_definition
 
@@ -186,7 +186,7 @@ class Clients:
 
 def account_id(clients: Clients) -> str:
     """The account the credentials belong to (resource ARNs need it)."""
-    return str(_call(clients.sts.get_caller_identity, "STS GetCallerIdentity")["Account"])
+    return str(aws_call(clients.sts.get_caller_identity, "STS GetCallerIdentity")["Account"])
 
 
 def apply_plan(
@@ -231,7 +231,7 @@ def _missing(fn: Callable[..., Any], what: str, codes: Sequence[str], **kwargs: 
                 return None
             raise
 
-    return _call(call, what, **kwargs)
+    return aws_call(call, what, **kwargs)
 
 
 def _pages(client: Any, operation: str, what: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
@@ -240,14 +240,14 @@ def _pages(client: Any, operation: str, what: str, key: str, **kwargs: Any) -> l
     def collect(**kw: Any) -> list[dict[str, Any]]:
         return [item for page in client.get_paginator(operation).paginate(**kw) for item in page.get(key, [])]
 
-    return _call(collect, what, **kwargs)
+    return aws_call(collect, what, **kwargs)
 
 
 def _ensure_role(iam: Any, role: Role, tags: dict[str, str]) -> Change:
     got = _missing(iam.get_role, f"IAM GetRole {role.name}", ["NoSuchEntity"], RoleName=role.name)
     action = "unchanged"
     if got is None:
-        _call(iam.create_role, f"IAM CreateRole {role.name}", RoleName=role.name,
+        aws_call(iam.create_role, f"IAM CreateRole {role.name}", RoleName=role.name,
               AssumeRolePolicyDocument=json.dumps(role.trust()), Tags=_tag_list(tags),
               Description="lakeloader schedule (generated; do not edit)")  # fmt: skip
         action = "created"
@@ -259,7 +259,7 @@ def _ensure_role(iam: Any, role: Role, tags: dict[str, str]) -> Change:
 
         current = json.loads(unquote(current))
     if current != role.policy:
-        _call(iam.put_role_policy, f"IAM PutRolePolicy {role.name}", RoleName=role.name, PolicyName="lakeloader",
+        aws_call(iam.put_role_policy, f"IAM PutRolePolicy {role.name}", RoleName=role.name, PolicyName="lakeloader",
               PolicyDocument=json.dumps(role.policy))  # fmt: skip
         action = "updated" if action == "unchanged" else action
     return Change("iam role", role.name, action)
@@ -269,7 +269,7 @@ def _ensure_topic(sns: Any, name: str, tags: dict[str, str]) -> Change:
     existing = {t["TopicArn"].rsplit(":", 1)[1] for t in _pages(sns, "list_topics", "SNS ListTopics", "Topics")}
     if name in existing:
         return Change("sns topic", name, "unchanged")
-    _call(sns.create_topic, f"SNS CreateTopic {name}", Name=name, Tags=_tag_list(tags))
+    aws_call(sns.create_topic, f"SNS CreateTopic {name}", Name=name, Tags=_tag_list(tags))
     return Change("sns topic", name, "created")
 
 
@@ -288,7 +288,7 @@ def _ensure_state_machine(
                        ["StateMachineDoesNotExist"], stateMachineArn=arn)  # fmt: skip
     if current is None:
         _retry_new_role(
-            lambda: _call(sfn.create_state_machine, f"Step Functions CreateStateMachine {name}", name=name,
+            lambda: aws_call(sfn.create_state_machine, f"Step Functions CreateStateMachine {name}", name=name,
                           definition=definition, roleArn=want["roleArn"], type="STANDARD", tags=_tag_list(tags, "key",
                                                                                                           "value")),
             fresh_role, sleep, clock,
@@ -297,7 +297,7 @@ def _ensure_state_machine(
     if json.loads(current["definition"]) == want["definition"] and current["roleArn"] == want["roleArn"]:
         return Change("state machine", name, "unchanged")
     _retry_new_role(
-        lambda: _call(sfn.update_state_machine, f"Step Functions UpdateStateMachine {name}", stateMachineArn=arn,
+        lambda: aws_call(sfn.update_state_machine, f"Step Functions UpdateStateMachine {name}", stateMachineArn=arn,
                       definition=definition, roleArn=want["roleArn"]),
         fresh_role, sleep, clock,
     )  # fmt: skip
@@ -306,7 +306,7 @@ def _ensure_state_machine(
 
 def _validate_remote(sfn: Any, definition: dict[str, Any], name: str) -> None:
     """Step Functions' own ValidateStateMachineDefinition: what the local structural check cannot know."""
-    answer = _call(sfn.validate_state_machine_definition, f"Step Functions ValidateStateMachineDefinition {name}",
+    answer = aws_call(sfn.validate_state_machine_definition, f"Step Functions ValidateStateMachineDefinition {name}",
                    definition=json.dumps(definition), type="STANDARD")  # fmt: skip
     problems = [f"{d.get('code')}: {d.get('message')} at {d.get('location')}" for d in answer.get("diagnostics", [])
                 if d.get("severity") == "ERROR"]  # fmt: skip
@@ -334,7 +334,7 @@ def _ensure_group(scheduler: Any, group: str, tags: dict[str, str]) -> Change:
                    Name=group)  # fmt: skip
     if got is not None:
         return Change("schedule group", group, "unchanged")
-    _call(scheduler.create_schedule_group, f"Scheduler CreateScheduleGroup {group}", Name=group,
+    aws_call(scheduler.create_schedule_group, f"Scheduler CreateScheduleGroup {group}", Name=group,
           Tags=_tag_list(tags))  # fmt: skip
     return Change("schedule group", group, "created")
 
@@ -348,11 +348,11 @@ def _ensure_schedule(scheduler: Any, want: dict[str, Any]) -> Change:
     got = _missing(scheduler.get_schedule, f"Scheduler GetSchedule {name}", ["ResourceNotFoundException"],
                    Name=name, GroupName=group)  # fmt: skip
     if got is None:
-        _call(scheduler.create_schedule, f"Scheduler CreateSchedule {name}", **want)
+        aws_call(scheduler.create_schedule, f"Scheduler CreateSchedule {name}", **want)
         return Change("schedule", name, "created")
     if all(_same(got.get(k), want[k]) for k in _SCHEDULE_FIELDS):
         return Change("schedule", name, "unchanged")
-    _call(scheduler.update_schedule, f"Scheduler UpdateSchedule {name}", **want)
+    aws_call(scheduler.update_schedule, f"Scheduler UpdateSchedule {name}", **want)
     return Change("schedule", name, "updated")
 
 
@@ -371,16 +371,16 @@ def _prune(clients: Clients, plan: Plan) -> list[Change]:
                     GroupName=group)  # fmt: skip
     for name in [s["Name"] for s in listed]:
         if name not in plan.schedules:
-            _call(clients.scheduler.delete_schedule, f"Scheduler DeleteSchedule {name}", Name=name, GroupName=group)
+            aws_call(clients.scheduler.delete_schedule, f"Scheduler DeleteSchedule {name}", Name=name, GroupName=group)
             out.append(Change("schedule", name, "deleted"))
     for m in _pages(clients.sfn, "list_state_machines", "Step Functions ListStateMachines", "stateMachines"):
         if not m["name"].startswith(f"{group}-") or m["name"] in plan.state_machines:
             continue
-        tags = _call(clients.sfn.list_tags_for_resource, f"Step Functions tags of {m['name']}",
+        tags = aws_call(clients.sfn.list_tags_for_resource, f"Step Functions tags of {m['name']}",
                      resourceArn=m["stateMachineArn"]).get("tags", [])  # fmt: skip
         if {"key": MANAGED_TAG, "value": group} not in tags:
             continue  # a name like ours, but not ours: never delete it
-        _call(clients.sfn.delete_state_machine, f"Step Functions DeleteStateMachine {m['name']}",
+        aws_call(clients.sfn.delete_state_machine, f"Step Functions DeleteStateMachine {m['name']}",
               stateMachineArn=m["stateMachineArn"])  # fmt: skip
         out.append(Change("state machine", m["name"], "deleted"))
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lakeloader.partitioning import (
+from lakeloader.hive import (
     HIVE_DEFAULT_PARTITION,
     catalog_value,
     escape_path_name,
