@@ -223,3 +223,26 @@ def test_delta_run_to_s3_registers_a_native_delta_table_in_glue(write_config, la
     assert main(["query", "--config", cfg, sql, "--format", "csv"]) == 0
     expected = sum(n for n, _ in expected_from_csv(lake["input"]).values())
     assert capsys.readouterr().out.splitlines() == ["n", str(expected)]
+
+
+def test_an_empty_athena_answer_to_the_audit_is_one_line_exit_1_and_nothing_published(write_config, lake, capsys):
+    """moto's Athena answers a query it was not seeded with by no rows: the audit cannot count, so no publish."""
+    database = f"demo_{uuid.uuid4().hex[:6]}"
+    cfg = write_config(
+        {"events": events_table(database=database)},
+        warehouse=f"s3://{lake['bucket']}/warehouse",
+        catalog={"kind": "glue"},
+        query={"engine": "athena", "output_location": f"s3://{lake['bucket']}/athena-results/"},
+        aws={"region": "us-east-1", "endpoint_url": lake["endpoint"]},
+    )
+    assert main(["run", "--config", cfg, "--table", "events", "--input", str(lake["input"])]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "IndexError" not in err
+    line = err.strip().splitlines()[-1]  # after the progress log lines: the one error line
+    assert line.startswith("query error: athena answered 0 rows where one was expected to: SELECT count(*)"), line
+    assert f"FROM {database}.events__lakeloader_staging" in line
+    glue = boto3.client("glue", endpoint_url=lake["endpoint"], region_name="us-east-1")
+    assert [t["Name"] for t in glue.get_tables(DatabaseName=database)["TableList"]] == []  # no table, no staging
+    s3 = boto3.client("s3", endpoint_url=lake["endpoint"], region_name="us-east-1")
+    listed = s3.list_objects_v2(Bucket=lake["bucket"], Prefix=f"warehouse/{database}/events/")
+    assert [o["Key"] for o in listed.get("Contents", []) if o["Key"].endswith(".parquet")] == []

@@ -17,8 +17,10 @@ from conftest import events_table
 from lakeloader.catalog.local import LocalCatalog
 from lakeloader.catalog.tables import partition_input, table_input
 from lakeloader.config import TableConfig, parse_config
+from lakeloader.errors import UnexpectedAnswer
 from lakeloader.hive import HIVE_DEFAULT_PARTITION, partition_path
 from lakeloader.manifest import Manifest, PartitionStats
+from lakeloader.query.base import QueryResult
 from lakeloader.query.duckdb import DuckDBEngine
 from lakeloader.validate import check_expressions, partition_key, validate
 
@@ -341,3 +343,34 @@ def test_check_values_are_safe_literals_in_the_select_list(tmp_path, catalog, en
     assert check_expressions("demo.events", table_config(checks).checks)[1] == (
         "count_if(\"device\" IS NOT NULL AND \"device\" NOT IN ('it''s'))"
     )
+
+
+class _Garbling(DuckDBEngine):
+    """DuckDB whose answer to the query matching `target` is reshaped: an engine answering what was not asked."""
+
+    def __init__(self, catalog: Any, target: str, garble: Any) -> None:
+        super().__init__(catalog)
+        self.target, self.garble = target, garble
+
+    def query(self, sql: str, parameters: Sequence[Any] = ()) -> QueryResult:
+        result = super().query(sql, parameters)
+        return QueryResult(result.columns, self.garble(result.rows)) if self.target in sql else result
+
+
+@pytest.mark.parametrize(
+    ("target", "garble", "what"),
+    [
+        ("count(*), count_if", lambda rows: [], "0 rows where one was expected"),
+        ("count(*), count_if", lambda rows: rows * 2, "2 rows where one was expected"),
+        ("count(*), count_if", lambda rows: [r[:-1] for r in rows], "a row of 4 values where 5 were expected"),
+        ("count(*), count_if", lambda rows: [(None, *r[1:]) for r in rows], "None as the row count"),
+        (", count(*) FROM", lambda rows: [(*r[:-1], "many") for r in rows], "a row count that is not a number"),
+    ],
+)
+def test_an_answer_of_the_wrong_shape_is_one_line_naming_engine_and_query(tmp_path, catalog, target, garble, what):
+    parts = write_partitions(tmp_path, catalog, GOOD)
+    with pytest.raises(UnexpectedAnswer) as e:
+        validate(_Garbling(catalog, target, garble), catalog, table_config(), make_manifest(parts))
+    msg = str(e.value)
+    assert msg.startswith(f"query error: duckdb answered {what} to: SELECT ") and "demo.events" in msg, msg
+    assert "\n" not in msg and e.value.exit_code == 1

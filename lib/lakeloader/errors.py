@@ -60,6 +60,12 @@ class QueryError(LakeloaderError):
     kind = "query error"
 
 
+class UnexpectedAnswer(QueryError):
+    """The engine answered a query with rows of another shape than asked for (none where one was expected)."""
+
+    exit_code = 1  # like a failed check: the data could not be shown to be right, so nothing is published
+
+
 class ChecksFailed(LakeloaderError):
     """Validation ran and at least one error-severity check failed."""
 

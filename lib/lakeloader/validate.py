@@ -10,14 +10,14 @@ import datetime as dt
 import decimal
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NoReturn, Optional
 
 from lakeloader.catalog.base import Catalog
 from lakeloader.config import CheckConfig, TableConfig
-from lakeloader.errors import ConfigError
+from lakeloader.errors import ConfigError, UnexpectedAnswer
 from lakeloader.hive import HIVE_DEFAULT_PARTITION
 from lakeloader.manifest import Manifest, PartitionStats
-from lakeloader.query.base import QueryEngine, QueryResult
+from lakeloader.query.base import QueryEngine
 from lakeloader.query.sql import sql_literal
 
 # Above this many values the reconciliation scans every partition instead: a longer IN list only
@@ -153,7 +153,8 @@ class _Queries:
         self.engine = engine
         self.bytes_scanned: Optional[int] = 0
 
-    def run(self, sql: str) -> QueryResult:
+    def run(self, sql: str, width: int, one_row: bool = False) -> list[tuple[Any, ...]]:
+        """The rows of `sql`, each `width` values; UnexpectedAnswer for any other shape (or no row for one_row)."""
         result = self.engine.query(sql)
         # Only AthenaEngine knows its cost (last_execution); DuckDB reads local files and cannot say.
         execution = getattr(self.engine, "last_execution", None)
@@ -161,7 +162,19 @@ class _Queries:
             self.bytes_scanned = None
         else:
             self.bytes_scanned += int(execution.data_scanned_bytes)
-        return result
+        rows = list(result.rows)
+        if one_row and len(rows) != 1:
+            self.unexpected(sql, f"{len(rows)} rows where one was expected")
+        for r in rows:
+            if len(r) != width:
+                self.unexpected(sql, f"a row of {len(r)} values where {width} were expected")
+        return rows
+
+    def unexpected(self, sql: str, what: str) -> NoReturn:
+        """Raise the one-line error for an answer of the wrong shape, naming the engine and the query."""
+        text = " ".join(sql.split())
+        text = text if len(text) <= 160 else text[:157] + "..."
+        raise UnexpectedAnswer(f"{self.engine.name} answered {what} to: {text}")
 
 
 def validate(
@@ -196,8 +209,11 @@ def validate(
                     "it needs a timestamp or date column"
                 )
     exprs = check_expressions(name, column_checks, types)
-    row = queries.run(f"SELECT {', '.join(exprs)} FROM {name}").rows[0]
-    total = int(row[0])
+    sql = f"SELECT {', '.join(exprs)} FROM {name}"
+    (row,) = queries.run(sql, len(exprs), one_row=True)
+    if not isinstance(row[0], int):  # count(*): an engine that answers NULL or text here answered wrongly
+        queries.unexpected(sql, f"{row[0]!r} as the row count")
+    total = row[0]
     now = _as_utc(clock())
     results = [_column_result(c, v, now) for c, v in zip(column_checks, row[1:])]
     if manifest is not None:
@@ -256,7 +272,10 @@ def _reconcile(
             meta = catalog.get_table(database, relation)
         where = _first_key_filter(m.partition_keys, owned, meta)
     sql = f"SELECT {keys}, count(*) FROM {database}.{relation}{where} GROUP BY {keys}"
-    got = {tuple(partition_key(v) for v in r[:-1]): int(r[-1]) for r in queries.run(sql).rows}
+    rows = queries.run(sql, len(m.partition_keys) + 1)
+    if any(not isinstance(r[-1], int) for r in rows):
+        queries.unexpected(sql, "a row count that is not a number")
+    got = {tuple(partition_key(v) for v in r[:-1]): r[-1] for r in rows}
     bad = [p for p in owned if got.get(tuple(p.values), 0) != p.rows]
     detail = f"{len(owned)} partitions, {sum(p.rows for p in owned)} rows expected from run {m.run_id}"
     if bad:

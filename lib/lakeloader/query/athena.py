@@ -92,6 +92,8 @@ class _Timeout(Exception):
 class AthenaEngine(QueryEngine):
     """Athena SQL run by Amazon Athena (or a moto server seeded with results) against the Glue catalog."""
 
+    name = "athena"
+
     def __init__(
         self,
         aws: AwsConfig,

@@ -17,6 +17,7 @@ class QueryResult:
 class QueryEngine(ABC):
     """Runs Athena-dialect SQL against tables registered in the catalog."""
 
+    name: str = "query engine"  # how errors name the engine ("athena", "duckdb")
     queries_issued: int = 0
 
     @abstractmethod

@@ -39,6 +39,8 @@ _DATE_UNITS = {"DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
 class DuckDBEngine(QueryEngine):
     """A real SQL engine standing in for Athena on a laptop."""
 
+    name = "duckdb"
+
     def __init__(self, catalog: Catalog, aws: Optional[AwsConfig] = None) -> None:
         self.catalog = catalog
         self.aws = aws
