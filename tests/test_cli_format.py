@@ -227,6 +227,12 @@ def test_query_formats(capsys, write_config, tmp_path):
     out_file = tmp_path / "out.json"
     assert main(["-q", "query", "--config", path, sql, "--output", str(out_file)]) == 0
     assert json.loads(out_file.read_text(encoding="utf-8")) == [{"n": 1, "s": None, "d": 2.5, "day": "2026-01-02"}]
+    # An explicit --format wins over the file name; -v/-q work after the subcommand too.
+    csv_named = tmp_path / "out.csv"
+    assert main(["query", "--config", path, sql, "--format", "json", "--output", str(csv_named), "-q"]) == 0
+    assert json.loads(csv_named.read_text(encoding="utf-8")) == [{"n": 1, "s": None, "d": 2.5, "day": "2026-01-02"}]
+    assert main(["query", "--config", path, sql, "--format", "csv", "--output", str(out_file), "-v"]) == 0
+    assert out_file.read_text(encoding="utf-8") == "n,s,d,day\n1,,2.50,2026-01-02\n"
 
 
 def test_query_unknown_table(capsys, write_config):

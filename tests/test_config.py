@@ -464,3 +464,22 @@ def test_render_source_path():
     assert render_source_path("in/{run_date}/x", day) == "in/2026-01-02/x"
     assert render_source_path("in/dt={run_date:%Y%m%d}/{{literal}}", day) == "in/dt=20260102/{literal}"
     assert render_source_path("no/placeholder", day) == "no/placeholder"
+
+
+@pytest.mark.parametrize(("section", "key"), [("spark", "spark"), ("emr", "emr.spark_conf"), ("tags", "emr.tags")])
+def test_a_yaml_boolean_in_a_string_map_is_refused_not_turned_into_True(write_config, section, key):
+    extra: dict[str, Any] = {
+        "spark": {"spark": {"spark.sql.adaptive.enabled": True}},
+        "emr": {"emr": {"spark_conf": {"spark.sql.adaptive.enabled": True}}},
+        "tags": {"emr": {"tags": {"spark.sql.adaptive.enabled": False}}},
+    }[section]
+    path = write_config({"events": events_table()}, **extra)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    value = "False" if section == "tags" else "True"
+    assert str(info.value) == (
+        f"config error: {path}: {key}.spark.sql.adaptive.enabled: expected a string, got bool {value}; "
+        f'quote it: "{value.lower()}"'
+    )
+    path = write_config({"events": events_table()}, spark={"spark.sql.adaptive.enabled": "true", "x.n": 4})
+    assert load_config(path).spark == {"spark.sql.adaptive.enabled": "true", "x.n": "4"}  # numbers stay accepted

@@ -97,12 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(q, table=False)
     q.add_argument("sql", help='e.g. "SELECT dt, count(*) FROM demo.events GROUP BY dt"')
-    q.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format (default table)")
+    q.add_argument(
+        "--format",
+        choices=["table", "csv", "json"],
+        help="output format (default table; with --output: json for a .json name, else csv)",
+    )
     q.add_argument(
         "--output",
         metavar="PATH",
-        help="write to PATH (local or s3://) instead: CSV with header, JSON if it ends in .json; "
-        "with engine athena the CSV Athena wrote is copied as it is",
+        help="write to PATH (local or s3://) instead, in --format csv or json (without --format: JSON if PATH "
+        "ends in .json, else CSV with header); with engine athena the CSV Athena wrote is copied as it is",
     )
 
     h = sub.add_parser(
@@ -185,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a config key (repeatable); forwarded to the job unless it is an emr.* key",
     )
     add_schedule_parser(sub)
+    for command in sub.choices.values():
+        # Also after the subcommand (`lakeloader run ... -v`); SUPPRESS keeps a flag given before it.
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging")
+        command.add_argument(
+            "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="warnings and errors only"
+        )
     return p
 
 

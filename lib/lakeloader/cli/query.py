@@ -22,8 +22,8 @@ def cmd_query(args: argparse.Namespace) -> int:
         check_destination(args.output, "--output")
     config = load_args(args)
     engine = open_engine(config, open_catalog(config))
-    fmt = args.format
-    if args.output:
+    fmt = args.format or "table"
+    if args.output and fmt == "table":  # a file gets data, not an aligned table: --format csv/json wins
         fmt = "json" if args.output.endswith(".json") else "csv"
     result = None
     if args.output and fmt == "csv" and config.query.engine == "athena":

@@ -58,6 +58,11 @@ def _coerce(tp: Any, value: Any, key: str, src: str) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"{src}: {key}: expected a mapping, got {_describe(value)}")
         if args and args[1] is str:
+            for k, v in value.items():
+                if isinstance(v, bool) or v is None or isinstance(v, (dict, list)):
+                    # YAML reads true as a boolean, which str() would turn into "True" (Spark and EMR want "true").
+                    hint = f'; quote it: "{str(v).lower()}"' if isinstance(v, bool) else ""
+                    raise ConfigError(f"{src}: {_join(key, k)}: expected a string, got {_describe(v)}{hint}")
             return {str(k): str(v) for k, v in value.items()}
         if args and dataclasses.is_dataclass(args[1]):
             return {str(k): build(args[1], v, _join(key, k), src) for k, v in value.items()}
