@@ -7,6 +7,8 @@ import datetime as dt
 import io
 import json
 import logging
+import subprocess
+import sys
 import uuid
 from decimal import Decimal
 
@@ -427,3 +429,15 @@ def test_query_output_with_athena_without_a_result_location_renders(capsys, writ
     out = tmp_path / "q.csv"
     assert main(["-q", "query", "--config", path, "SELECT 1 AS n", "--output", str(out)]) == 0
     assert out.read_text() == "n\n1\n"
+
+
+def test_query_does_not_load_spark(tmp_path, write_config):
+    """`lakeloader query` is DuckDB (or Athena) and the catalog: starting it must not import pyspark."""
+    path = write_config({"events": events_table()})
+    code = (
+        "import sys\nfrom lakeloader.cli import main\n"
+        f"rc = main(['-q', 'query', '--config', {path!r}, 'SELECT 1 AS n', '--format', 'csv'])\n"
+        "assert rc == 0, rc\nprint(sorted(m for m in sys.modules if m.split('.')[0] == 'pyspark'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True).stdout
+    assert out.splitlines() == ["n", "1", "[]"]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-from pyspark.sql import types as T
+from typing import TYPE_CHECKING, Any
 
 from lakeloader.catalog.types import hive_type
 from lakeloader.config import TableConfig
+
+if TYPE_CHECKING:  # only columns_from_schema takes a Spark schema: the query side never loads Spark
+    from pyspark.sql import types as T
 
 Column = dict[str, str]
 

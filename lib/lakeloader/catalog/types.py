@@ -7,11 +7,12 @@ into the DuckDB type used to CAST partition values and absent columns.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
-
-from pyspark.sql import types as T
+from typing import TYPE_CHECKING, NamedTuple
 
 from lakeloader.errors import SchemaError
+
+if TYPE_CHECKING:  # the Spark half imports pyspark when called: `lakeloader query` never loads Spark
+    from pyspark.sql import types as T
 
 # Hive type names that both Athena and Redshift Spectrum read from Parquet via Glue (docs/spectrum.md).
 # Not here: `binary` (Spectrum reads it only in non-partitioned tables, and lakeloader's are
@@ -45,20 +46,20 @@ def athena_only_columns(columns: Sequence[Mapping[str, str]]) -> list[str]:
     return [c["Name"] for c in columns if not type_names(c["Type"]) <= ATHENA_SPECTRUM_TYPES]
 
 
-_SIMPLE_HIVE: tuple[tuple[type[T.DataType], str], ...] = (
-    (T.BooleanType, "boolean"),
-    (T.ByteType, "tinyint"),
-    (T.ShortType, "smallint"),
-    (T.IntegerType, "int"),
-    (T.LongType, "bigint"),
-    (T.FloatType, "float"),
-    (T.DoubleType, "double"),
-    (T.StringType, "string"),
-    (T.BinaryType, "binary"),
-    (T.DateType, "date"),
+_SIMPLE_HIVE: tuple[tuple[str, str], ...] = (
+    ("BooleanType", "boolean"),
+    ("ByteType", "tinyint"),
+    ("ShortType", "smallint"),
+    ("IntegerType", "int"),
+    ("LongType", "bigint"),
+    ("FloatType", "float"),
+    ("DoubleType", "double"),
+    ("StringType", "string"),
+    ("BinaryType", "binary"),
+    ("DateType", "date"),
     # Glue has one timestamp type; Parquet readers treat it as wall-clock time either way.
-    (T.TimestampType, "timestamp"),
-    (T.TimestampNTZType, "timestamp"),
+    ("TimestampType", "timestamp"),
+    ("TimestampNTZType", "timestamp"),
 )
 
 # Hive's limits; Spark accepts longer lengths, which Glue/Athena would refuse.
@@ -94,8 +95,10 @@ def hive_type(dtype: T.DataType, column: str = "") -> str:
 
     Raises SchemaError for types Athena/Glue cannot represent.
     """
+    from pyspark.sql import types as T
+
     for spark_cls, name in _SIMPLE_HIVE:
-        if isinstance(dtype, spark_cls):
+        if isinstance(dtype, getattr(T, spark_cls)):
             return name
     if isinstance(dtype, T.DecimalType):
         return f"decimal({dtype.precision},{dtype.scale})"
@@ -187,6 +190,8 @@ def _hive_struct(dtype: T.StructType, column: str) -> str:
 
 
 def _unsupported_message(dtype: T.DataType, column: str) -> str:
+    from pyspark.sql import types as T
+
     cls_names = {cls.__name__ for cls in type(dtype).__mro__}
     hint = next((h for cls_name, h in _UNSUPPORTED_HINTS if cls_name in cls_names), None)
     if isinstance(dtype, T.UserDefinedType):
