@@ -9,6 +9,7 @@ setup(
     python_requires=">=3.9",
     package_dir={"": "lib"},
     packages=find_packages("lib"),
+    package_data={"lakeloader": ["log4j2.properties"]},  # local sessions' quiet JVM start (session.py)
     # Ranges match EMR 7.x (Spark 3.5, Delta 3.3); exact versions live in constraints.txt.
     install_requires=[
         "pyspark==3.5.*",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Optional
 from urllib.parse import urlparse
 
@@ -99,6 +100,10 @@ def spark_uri(spark: SparkSession, uri: str) -> str:
     return hadoop_uri(uri, on_cluster=not spark.sparkContext.master.startswith("local"))
 
 
+# The quiet log4j2 configuration of local sessions (shipped with the package).
+LOG4J2_FILE = Path(__file__).resolve().parent / "log4j2.properties"
+
+
 def is_on_cluster() -> bool:
     """True under spark-submit on a cluster (EMR sets SPARK_ENV_LOADED / a yarn master)."""
     return os.environ.get("SPARK_ENV_LOADED") == "1" or "yarn" in os.environ.get("MASTER", "")
@@ -117,6 +122,10 @@ def build_session(
         conf.setdefault("spark.jars", ",".join(jars))
         # A DeltaCatalog or a committer binding without its classes would break the session.
         conf = {**DELTA_SPARK_CONF, **S3A_COMMITTER_CONF, **conf}
+    if local and not verbose and LOG4J2_FILE.is_file():
+        # Before the JVM starts: its start-up warnings go through this file, not Spark's default profile.
+        java_opts = conf.get("spark.driver.extraJavaOptions", "")
+        conf["spark.driver.extraJavaOptions"] = f"{java_opts} -Dlog4j2.configurationFile={LOG4J2_FILE.as_uri()}".strip()
     for k, v in conf.items():
         builder = builder.config(k, v)
     spark = builder.getOrCreate()
