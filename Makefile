@@ -27,7 +27,7 @@ PYTEST_ARGS ?=
 JARS_DIR   := $(CACHE)/jars
 MVN        ?= mvn
 MVN_FLAGS  := -q -B -f jvm/pom.xml -Dmaven.repo.local=$(JARS_DIR)
-JVM_PROFILES := spark
+JVM_PROFILES := spark hdfs
 
 export PIP_CACHE_DIR := $(CACHE)/pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -39,7 +39,7 @@ DRY_RUN    ?=
 WAIT       ?= 1
 RUN_DATE   ?=
 
-.PHONY: help install demo test test-fast lint bench deploy-step clean
+.PHONY: help install demo hdfs test test-fast lint bench deploy-step clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -68,6 +68,9 @@ demo: install ## run the whole pipeline locally on generated sample data (no AWS
 	  "SELECT dt, count(*) AS events, count(DISTINCT user_id) AS users FROM demo.events GROUP BY dt ORDER BY dt"
 	$(BIN)/lakeloader export --config $(CONFIG) --table events --to $(DEMO_DIR)/training --overwrite \
 	  --label amount --split train=0.8,validation=0.1,test=0.1 --split-by user_id
+
+hdfs: install ## start a local single-node HDFS (own JVM, loopback), print its hdfs:// URI; Ctrl-C stops it
+	$(BIN)/python -m lakeloader.hdfs_local
 
 test: install ## run every test (unit, Spark, AWS on moto, end-to-end); "no tests ran" (exit 5) fails too
 	$(BIN)/pytest $(PYTEST_ARGS)

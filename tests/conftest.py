@@ -146,3 +146,29 @@ class SpyCatalog(LocalCatalog):
     def put_partitions(self, database: str, table: str, partitions: Any) -> None:
         self.calls.append("put_partitions")
         super().put_partitions(database, table, partitions)
+
+
+@pytest.fixture(scope="session")
+def hdfs(tmp_path_factory):
+    """A local single-node HDFS (own JVM, free loopback port, own temp dir) for the whole run; its URI.
+
+    Skips only when java itself is missing; missing jars fail (`make install` fetches them).
+    """
+    from lakeloader import hdfs_local
+
+    why = hdfs_local.java_missing()
+    if why:
+        pytest.skip(why)
+    cluster = hdfs_local.start(tmp_path_factory.mktemp("hdfs"))
+    yield cluster.uri
+    cluster.stop()
+
+
+def hdfs_put(spark, local: Path, uri: str) -> None:
+    """Replace `uri` on HDFS with a copy of a local file or directory, through Spark's own Hadoop client."""
+    jvm = spark.sparkContext._jvm
+    dst = jvm.org.apache.hadoop.fs.Path(uri)
+    fs = dst.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    fs.delete(dst, True)
+    fs.mkdirs(dst.getParent())
+    fs.copyFromLocalFile(False, True, jvm.org.apache.hadoop.fs.Path(str(local)), dst)
