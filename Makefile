@@ -39,7 +39,7 @@ DRY_RUN    ?=
 WAIT       ?= 1
 RUN_DATE   ?=
 
-.PHONY: help install demo hdfs test test-fast lint bench deploy-step clean
+.PHONY: help install demo demo-hdfs hdfs test test-fast lint bench deploy-step clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | \
@@ -68,6 +68,15 @@ demo: install ## run the whole pipeline locally on generated sample data (no AWS
 	  "SELECT dt, count(*) AS events, count(DISTINCT user_id) AS users FROM demo.events GROUP BY dt ORDER BY dt"
 	$(BIN)/lakeloader export --config $(CONFIG) --table events --to $(DEMO_DIR)/training --overwrite \
 	  --label amount --split train=0.8,validation=0.1,test=0.1 --split-by user_id
+
+demo-hdfs: install ## `make demo` with its input on a local HDFS (started for the run, stopped after)
+	@rm -rf $(DEMO_DIR) .lakeloader/warehouse .lakeloader/catalog.sqlite
+	$(BIN)/lakeloader sample --out $(DEMO_DIR)/input --rows $(DEMO_ROWS)
+	$(BIN)/python -m lakeloader.hdfs_local --put $(DEMO_DIR)/input:/landing/events -- \
+	  $(BIN)/lakeloader run --config $(CONFIG) --table events --input {hdfs}/landing/events
+	$(BIN)/lakeloader validate --config $(CONFIG) --table events
+	$(BIN)/lakeloader query --config $(CONFIG) \
+	  "SELECT dt, count(*) AS events, count(DISTINCT user_id) AS users FROM demo.events GROUP BY dt ORDER BY dt"
 
 hdfs: install ## start a local single-node HDFS (own JVM, loopback), print its hdfs:// URI; Ctrl-C stops it
 	$(BIN)/python -m lakeloader.hdfs_local

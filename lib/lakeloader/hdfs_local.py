@@ -8,6 +8,7 @@ process group and is stopped at exit, so a crashed test run leaves no orphan JVM
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import json
 import logging
@@ -104,26 +105,59 @@ def start(base_dir: Path | None = None, permissions: bool = True, timeout_s: flo
         delay = min(delay * 1.5, 2.0)
 
 
+def put_dir(hdfs: LocalHdfs, local: Path, path: str) -> int:
+    """Upload the files directly in `local` to the HDFS directory `path` with Hadoop's FsShell; how many."""
+    files = sorted(str(f) for f in Path(local).iterdir() if f.is_file())
+    # FsShell's Configuration insists on a core-site.xml on its classpath: one naming this cluster
+    conf = hdfs.base_dir / "client-conf"
+    conf.mkdir(exist_ok=True)
+    (conf / "core-site.xml").write_text(
+        f"<configuration><property><name>fs.defaultFS</name><value>{hdfs.uri}</value></property></configuration>"
+    )
+    classpath = os.pathsep.join([str(conf), *jvm.require(PROFILE, "a local HDFS")])
+    target = f"{hdfs.uri}/{path.strip('/')}"
+    for shell_args in (["-mkdir", "-p", target], ["-put", "-f", *files, target]):
+        done = subprocess.run(["java", "-cp", classpath, "org.apache.hadoop.fs.FsShell", *shell_args],
+                              capture_output=True, text=True)  # fmt: skip
+        if done.returncode:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise ConfigError(f"cannot upload {local} to {target}: {last}")
+    return len(files)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`python -m lakeloader.hdfs_local [DIR]`: start a local HDFS, print its URI, stop it on Ctrl-C."""
-    args = sys.argv[1:] if argv is None else argv
-    if args and args[0] in ("-h", "--help"):
-        print(main.__doc__)
-        return 0
+    """`python -m lakeloader.hdfs_local`: start a local HDFS and print its URI; see --help."""
+    p = argparse.ArgumentParser(
+        prog="python -m lakeloader.hdfs_local",
+        description="Start a local single-node HDFS (own JVM, loopback), print its hdfs:// URI. Without a "
+        "command it runs until Ctrl-C; with one it runs the command ({hdfs} in it replaced by the URI), "
+        "stops HDFS and exits with the command's status.",
+    )
+    p.add_argument("--dir", type=Path, help="where its data and log go (default: a new temp dir)")
+    p.add_argument("--put", metavar="LOCAL_DIR:HDFS_DIR", help="upload the files of LOCAL_DIR to HDFS_DIR first")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS...: run this against it, then stop")
+    args = p.parse_args(sys.argv[1:] if argv is None else argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        hdfs = start(Path(args[0]) if args else None)
-    except ConfigError as e:
+        hdfs = start(args.dir)
+        if args.put:
+            local, _, remote = args.put.partition(":")
+            n = put_dir(hdfs, Path(local), remote)
+            print(f"uploaded {n} files from {local} to {hdfs.uri}/{remote.strip('/')}", flush=True)
+    except (ConfigError, OSError) as e:
         sys.stderr.write(f"error: {e}\n")
         return 2
-    print(f"local HDFS running: {hdfs.uri}   (data in {hdfs.base_dir}; Ctrl-C stops it)", flush=True)
     try:
+        if command:
+            return subprocess.call([a.replace("{hdfs}", hdfs.uri) for a in command])
+        print(f"local HDFS running: {hdfs.uri}   (data in {hdfs.base_dir}; Ctrl-C stops it)", flush=True)
         hdfs.proc.wait()
+        return 0
     except KeyboardInterrupt:
-        pass
+        return 0
     finally:
         hdfs.stop()
-    return 0
 
 
 if __name__ == "__main__":
