@@ -128,6 +128,21 @@ def expected_from_csv(folder: Path) -> dict[tuple[str, str | None], tuple[int, D
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
+def events_contents(cfg: str) -> dict:
+    """(dt, country) -> (rows, sum of amount) of the published demo.events, queried like a user would."""
+    from lakeloader.catalog import open_catalog
+    from lakeloader.config import load_config
+    from lakeloader.query import open_engine
+
+    config = load_config(cfg)
+    rows = (
+        open_engine(config, open_catalog(config))
+        .query("SELECT dt, country, count(*), coalesce(sum(amount), 0) FROM demo.events GROUP BY 1, 2")
+        .rows
+    )
+    return {(d.isoformat(), c): (n, s) for d, c, n, s in rows}
+
+
 class SpyCatalog(LocalCatalog):
     """A LocalCatalog that records which writes it was asked for."""
 

@@ -10,25 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import events_table, expected_from_csv
+from conftest import events_contents, events_table, expected_from_csv
 from lakeloader import state as table_state
 from lakeloader.catalog import open_catalog
 from lakeloader.cli import main
 from lakeloader.config import load_config
-from lakeloader.query import open_engine
 from lakeloader.sample import generate
 
 pytestmark = [pytest.mark.spark, pytest.mark.e2e, pytest.mark.slow]
-
-
-def contents(cfg: str) -> dict:
-    config = load_config(cfg)
-    rows = (
-        open_engine(config, open_catalog(config))
-        .query("SELECT dt, country, count(*), coalesce(sum(amount), 0) FROM demo.events GROUP BY 1, 2")
-        .rows
-    )
-    return {(d.isoformat(), c): (n, s) for d, c, n, s in rows}
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +34,7 @@ def test_kill_at_any_stage_then_rerun_converges(point, inputs, write_config, tmp
     cfg = write_config({"events": events_table()})
     argv = ["run", "--config", cfg, "--table", "events", "--run-date", "2026-11-03"]
     assert main([*argv, "--input", str(a), "--run-id", "ra"]) == 0
-    before = contents(cfg)
+    before = events_contents(cfg)
     after = {**expected_from_csv(a), **expected_from_csv(b)}  # b's partitions replace a's
 
     env = {**os.environ, "LAKELOADER_FAILPOINT": point}
@@ -55,7 +44,7 @@ def test_kill_at_any_stage_then_rerun_converges(point, inputs, write_config, tmp
     )  # fmt: skip
     assert killed.returncode == -9, killed.stderr[-2000:]
     # What a reader sees right after the kill: the old table, or (killed after the flip) the new one.
-    seen = contents(cfg)
+    seen = events_contents(cfg)
     assert seen == (after if point == "after-publish" else before)
     config = load_config(cfg)
     admin = config.admin_location(config.table("events"))
@@ -65,7 +54,7 @@ def test_kill_at_any_stage_then_rerun_converges(point, inputs, write_config, tmp
     assert main([*argv, "--input", str(b), "--run-id", "rb"]) == 0
     out = capsys.readouterr().out
     assert ("recovered" if point == "after-publish" else "published") in out
-    assert contents(cfg) == after
+    assert events_contents(cfg) == after
     recorded = table_state.load(admin)
     assert (recorded.latest, recorded.previous) == ("rb", "ra")
     assert len(recorded.live) == len(after) and sum(p.rows for p in recorded.live) == sum(n for n, _ in after.values())
@@ -80,7 +69,7 @@ def test_kill_at_any_stage_then_rerun_converges(point, inputs, write_config, tmp
     assert catalog.get_table("demo", "events__lakeloader_lock") is None
     # Running it once more changes nothing.
     assert main([*argv, "--input", str(b), "--run-id", "rb"]) == 0
-    assert "already-published" in capsys.readouterr().out and contents(cfg) == after
+    assert "already-published" in capsys.readouterr().out and events_contents(cfg) == after
 
 
 def test_failed_attempts_never_reuse_version_directories(inputs, write_config, tmp_path):
@@ -93,4 +82,4 @@ def test_failed_attempts_never_reuse_version_directories(inputs, write_config, t
     assert main(argv) == 0
     versions = {p.name for p in Path(tmp_path / "warehouse/demo/events").rglob("_v=*")}
     assert versions == {"_v=r.2"}  # attempt 2 wrote fresh directories; attempt 1's were pruned
-    assert contents(cfg) == expected_from_csv(a)
+    assert events_contents(cfg) == expected_from_csv(a)

@@ -4,24 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import events_table, expected_from_csv, hdfs_put
-from lakeloader.catalog import open_catalog
+from conftest import events_contents, events_table, expected_from_csv, hdfs_put
 from lakeloader.cli import main
-from lakeloader.config import load_config
-from lakeloader.query import open_engine
 from lakeloader.sample import generate
 
 pytestmark = [pytest.mark.spark, pytest.mark.e2e]
-
-
-def contents(cfg):
-    config = load_config(cfg)
-    rows = (
-        open_engine(config, open_catalog(config))
-        .query("SELECT dt, country, count(*), coalesce(sum(amount), 0) FROM demo.events GROUP BY 1, 2")
-        .rows
-    )
-    return {(d.isoformat(), c): (n, s) for d, c, n, s in rows}
 
 
 def test_run_from_hdfs_templated_date_dirs_matches_the_source_and_rerun_is_a_no_op(
@@ -36,7 +23,7 @@ def test_run_from_hdfs_templated_date_dirs_matches_the_source_and_rerun_is_a_no_
     cfg = write_config({"events": table})
     argv = ["run", "--config", cfg, "--table", "events", "--run-date", "2024-03-05"]
     assert main(argv) == 0
-    assert contents(cfg) == expected_from_csv(local)
+    assert events_contents(cfg) == expected_from_csv(local)
     capsys.readouterr()
 
     assert main(argv) == 0  # same listing on HDFS: the same run id, nothing to do
@@ -49,7 +36,7 @@ def test_run_from_hdfs_templated_date_dirs_matches_the_source_and_rerun_is_a_no_
     hdfs_put(spark, local, f"{hdfs}/landing/events/2024/03/05")
     assert main(argv) == 0
     assert "already-published" not in capsys.readouterr().out
-    assert contents(cfg) == expected_from_csv(local)
+    assert events_contents(cfg) == expected_from_csv(local)
 
 
 def test_a_missing_hdfs_path_is_one_line(spark, hdfs, write_config, capsys):

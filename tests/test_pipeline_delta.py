@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
-from conftest import events_table, expected_from_csv
+from conftest import events_contents, events_table, expected_from_csv
 from lakeloader import delta
 from lakeloader.catalog import open_catalog
 from lakeloader.cli import main
@@ -24,17 +24,6 @@ from lakeloader.sample import SCHEMA_DDL, generate
 
 pytestmark = [pytest.mark.spark, pytest.mark.e2e]
 ONLY_NOT_NULL = [{"kind": "not_null", "column": "event_id"}]
-
-
-def contents(cfg: str) -> dict:
-    """(date, country) -> (rows, sum of amount) as DuckDB reads the table through the catalog."""
-    config = load_config(cfg)
-    rows = (
-        open_engine(config, open_catalog(config))
-        .query("SELECT dt, country, count(*), coalesce(sum(amount), 0) FROM demo.events GROUP BY 1, 2")
-        .rows
-    )
-    return {(d.isoformat(), c): (n, s) for d, c, n, s in rows}
 
 
 def delta_rs_rows(root: str) -> int:
@@ -63,7 +52,7 @@ def test_delta_run_registers_a_native_delta_table_restores_a_failed_audit_and_re
     assert run(cfg, inp, "--run-id", "first") == 0
     assert "rows       2000 written of 2002 read, 2 malformed" in capsys.readouterr().out
     expected = expected_from_csv(inp)
-    assert contents(cfg) == expected  # hostile partition values included
+    assert events_contents(cfg) == expected  # hostile partition values included
 
     config = load_config(cfg)
     meta = open_catalog(config).get_table("demo", "events")
@@ -82,7 +71,7 @@ def test_delta_run_registers_a_native_delta_table_restores_a_failed_audit_and_re
     # Appending the same rows breaks unique(event_id): the audit fails and the table is restored.
     assert run(cfg, inp, "--mode", "append", "--run-id", "dup") == 1
     assert "audit of run dup failed; the Delta table was restored" in capsys.readouterr().err
-    assert contents(cfg) == expected and delta_rs_rows(root) == 2000
+    assert events_contents(cfg) == expected and delta_rs_rows(root) == 2000
     assert delta.delta_version(root) == version + 2  # append, then restore
     assert open_catalog(config).get_table("demo", "events")["Parameters"]["lakeloader.run_id"] == "first"
 
@@ -94,7 +83,7 @@ def test_overwrite_partitions_replaces_only_the_partitions_in_the_input(inputs, 
     a, b = expected_from_csv(inputs / "a"), expected_from_csv(inputs / "b")
     # Day 2's partitions that b has no rows for keep a's rows: a partition replace, not a day's or the table's.
     assert any(k[0] == "2026-11-02" and k not in b for k in a) and any(k[0] == "2026-11-01" for k in a)
-    assert contents(cfg) == {**a, **b}
+    assert events_contents(cfg) == {**a, **b}
 
 
 def test_failed_first_load_into_a_custom_location_removes_only_what_it_wrote(inputs, write_config, tmp_path):
@@ -138,4 +127,4 @@ def test_kill_after_the_delta_commit_then_rerun_converges(inputs, write_config):
     # Committed to the log but never registered: no reader finds the table yet.
     assert open_catalog(load_config(cfg)).get_table("demo", "events") is None
     assert main(argv) == 0
-    assert contents(cfg) == expected_from_csv(inputs / "a")
+    assert events_contents(cfg) == expected_from_csv(inputs / "a")

@@ -40,9 +40,10 @@ class LocalHdfs:
     proc: subprocess.Popen
     base_dir: Path
     log_path: Path
+    owns_dir: bool = False  # base_dir was made by start(): stop() removes it
 
     def stop(self) -> None:
-        """Stop the JVM (its whole process group) and wait for it; idempotent."""
+        """Stop the JVM (its whole process group) and wait for it, then remove a temp dir; idempotent."""
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGTERM)
@@ -52,6 +53,8 @@ class LocalHdfs:
                 self.proc.wait(timeout=30)
             except ProcessLookupError:
                 pass
+        if self.owns_dir:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
 
 
 def java_missing() -> str | None:
@@ -86,7 +89,7 @@ def start(base_dir: Path | None = None, permissions: bool = True, timeout_s: flo
         # terminal reaches only us, so we shut it down in order
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)  # fmt: skip
-    hdfs = LocalHdfs(uri="", proc=proc, base_dir=base, log_path=log_path)
+    hdfs = LocalHdfs(uri="", proc=proc, base_dir=base, log_path=log_path, owns_dir=base_dir is None)
     atexit.register(hdfs.stop)
     deadline, delay = time.monotonic() + timeout_s, 0.2
     while True:
@@ -96,10 +99,11 @@ def start(base_dir: Path | None = None, permissions: bool = True, timeout_s: flo
             log.info("local HDFS up at %s (dir %s)", hdfs.uri, base)
             return hdfs
         if proc.poll() is not None or time.monotonic() > deadline:
-            hdfs.stop()
             state = (
                 f"exited with {proc.returncode}" if proc.returncode is not None else f"not up after {timeout_s:.0f}s"
             )
+            hdfs.owns_dir = False  # keep the log the error points at
+            hdfs.stop()
             raise ConfigError(f"local HDFS {state}; see {log_path}")
         time.sleep(delay)
         delay = min(delay * 1.5, 2.0)
