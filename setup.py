@@ -23,7 +23,7 @@ setup(
         "deltalake>=0.20",  # the driver reads Delta logs (stats, restore, local queries)
     ],
     extras_require={
-        "test": ["pytest>=8", "chispa>=0.10", "moto[server]>=5", "ruff>=0.5"],
+        "test": ["pytest>=8", "chispa>=0.10", "moto[server]>=5", "ruff>=0.5", "pandas>=2"],
         # awswrangler, a bench contender, gets a venv of its own (bench/requirements-awswrangler.txt):
         # every release needs pyarrow<26 or numpy<2, and this project pins pyarrow 26.
         "bench": ["matplotlib>=3.8"],

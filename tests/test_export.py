@@ -114,7 +114,7 @@ def test_local_export_splits_every_row_once_deterministically(lake, capsys):
 
 
 def test_pandas_reads_label_in_column_zero(lake):
-    pd = pytest.importorskip("pandas", reason="pandas is not a lakeloader dependency; csv checks run without it")
+    import pandas as pd  # a test dependency: what a SageMaker user reads CSV with
     out = lake / "out"
     assert export(lake, "--to", str(out), "--columns", "n,amount", "--label", "amount") == 0
     df = pd.read_csv(out / "train" / "part-00000.csv", header=None)
@@ -131,9 +131,37 @@ def test_parquet_channels_and_where(lake):
     assert pq.read_table(out / "train" / "part-00000.parquet").column_names == ["amount", "user_id", "n", "dt"]
 
 
+def test_run_date_exports_that_days_partitions_only(lake):
+    by_date, by_where = lake / "by-date", lake / "by-where"
+    assert export(lake, "--to", str(by_date), "--format", "parquet", "--run-date", "2024-01-02", *SPLIT) == 0
+    assert export(lake, "--to", str(by_where), "--format", "parquet", "--where", "dt = DATE '2024-01-02'", *SPLIT) == 0
+    rows = pa.concat_tables([pq.read_table(f) for f in sorted(by_date.glob("*/*.parquet"))])
+    assert sorted(rows.column("n").to_pylist()) == list(range(300, 600))
+    assert json.loads((by_date / "export.json").read_text())["rows"] == json.loads(
+        (by_where / "export.json").read_text()
+    )["rows"]
+    # ANDed with --where
+    both = lake / "both"
+    assert export(lake, "--to", str(both), "--format", "parquet", "--run-date", "2024-01-02", "--where", "n < 310") == 0
+    assert sum(pq.read_table(f).num_rows for f in both.glob("*/*.parquet")) == 10
+
+
+def test_run_date_needs_a_date_partition_key(lake, capsys):
+    catalog = LocalCatalog(str(lake / "catalog.sqlite"))
+    meta = catalog.get_table("demo", "t")
+    location = meta["StorageDescriptor"]["Location"]
+    catalog.update_table("demo", table_input("t", COLS, [{"Name": "dt", "Type": "string"}], location))
+    out = lake / "out"
+    assert export(lake, "--to", str(out), "--run-date", "2024-01-02") == 2
+    err = capsys.readouterr().err.strip()
+    assert "--run-date: demo.t has no date partition key" in err and "\n" not in err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
+        (["--run-date", "2024-13-01"], "--run-date 2024-13-01: not a date"),
         (["--columns", "n,nope"], "--columns: nope not in demo.t"),
         (["--columns", "n", "--label", "amount"], "--label amount: not among the exported columns"),
         (["--split", "train=0.8,test=0.1", "--split-by", "n"], "sum to 0.9, not 1"),

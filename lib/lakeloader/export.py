@@ -38,6 +38,7 @@ class ExportOptions:
     fmt: str = "csv"
     force: bool = False
     overwrite: bool = False
+    run_date: Optional[dt.date] = None
 
 
 def parse_split(text: str) -> dict[str, float]:
@@ -121,6 +122,19 @@ def check_validation(config: Config, catalog: Catalog, table_name: str, force: b
     ]
 
 
+def run_date_condition(meta: dict[str, Any], run_date: Optional[dt.date]) -> Optional[str]:
+    """The Athena condition selecting one run date's partitions: the first date-typed partition key = it."""
+    if run_date is None:
+        return None
+    keys = [k["Name"] for k in meta.get("PartitionKeys", []) if k["Type"].lower() == "date"]
+    if not keys:
+        raise UsageError(
+            f"--run-date: {meta['DatabaseName']}.{meta['Name']} has no date partition key "
+            "(a partition with transform: date, or a date column); select rows with --where instead"
+        )
+    return f'"{keys[0]}" = DATE \'{run_date.isoformat()}\''
+
+
 def check_destination(to: str, opts: ExportOptions, config: Config) -> None:
     """UsageError when the output prefix already holds files and --overwrite is not given."""
     if storage.list_files(to, config.aws):
@@ -140,7 +154,9 @@ def export_table(
     meta = {**meta, "DatabaseName": table.database}
     columns = plan_columns(meta, opts)
     run_ids = check_validation(config, catalog, table_name, opts.force)
-    where = where_sql(opts.where, "athena") if opts.where else None  # bad --where: refused before writing
+    conditions = [c for c in (opts.where, run_date_condition(meta, opts.run_date)) if c]
+    # A bad --where is refused before anything is written.
+    where = where_sql(" AND ".join(f"({c})" for c in conditions), "athena") if conditions else None
     to = opts.to.rstrip("/") + "/"
     check_destination(to, opts, config)
     bounds = thresholds(opts.split)
@@ -216,6 +232,11 @@ def add_export_parser(sub: Any, common: Any) -> None:  # noqa: ANN401
     )
     e.add_argument("--where", metavar="CONDITION", help="Athena SQL condition, e.g. \"dt >= DATE '2024-01-01'\"")
     e.add_argument(
+        "--run-date",
+        metavar="YYYY-MM-DD",
+        help="only the partitions of this date (the table's first date partition key); ANDed with --where",
+    )
+    e.add_argument(
         "--format",
         choices=["csv", "parquet"],
         default="csv",
@@ -228,6 +249,12 @@ def add_export_parser(sub: Any, common: Any) -> None:  # noqa: ANN401
 def options_from_args(args: Any) -> ExportOptions:  # noqa: ANN401
     """ExportOptions from parsed CLI arguments; UsageError for bad ones, before anything is read."""
     to = args.to
+    run_date = None
+    if args.run_date:
+        try:
+            run_date = dt.date.fromisoformat(args.run_date)
+        except ValueError:
+            raise UsageError(f"--run-date {args.run_date}: not a date as YYYY-MM-DD") from None
     if "://" not in to:
         to = os.path.abspath(to)
     return ExportOptions(
@@ -240,6 +267,7 @@ def options_from_args(args: Any) -> ExportOptions:  # noqa: ANN401
         fmt=args.format,
         force=args.force,
         overwrite=args.overwrite,
+        run_date=run_date,
     )
 
 
