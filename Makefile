@@ -26,7 +26,7 @@ PYTEST_ARGS ?=
 # (Maven's repository layout); lib/lakeloader/jvm.py finds them there. Maven's own plugins go there too.
 JARS_DIR   := $(CACHE)/jars
 MVN        ?= mvn
-MVN_FLAGS  := -q -B -f jvm/pom.xml -Dmaven.repo.local=$(JARS_DIR)
+MVN_FLAGS  := -q -B -Dstyle.color=never -f jvm/pom.xml -Dmaven.repo.local=$(JARS_DIR)
 JVM_PROFILES := spark hdfs
 
 export PIP_CACHE_DIR := $(CACHE)/pip
