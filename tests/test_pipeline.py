@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -90,9 +91,19 @@ def test_run_loads_every_row_once_and_values_round_trip(write_config, sample_inp
 def test_rerun_is_a_no_op_and_a_new_run_replaces_partitions(write_config, sample_input, capsys, tmp_path):
     cfg = write_config({"events": events_table()})
     assert run(cfg, sample_input) == 0
+    run_id = re.search(r"lakeloader run (\S+): published", capsys.readouterr().out).group(1)
     first = table_contents(cfg)
     assert run(cfg, sample_input) == 0
-    assert "already-published" in capsys.readouterr().out
+    assert f"lakeloader run {run_id}: already-published" in capsys.readouterr().out
+    # Checks and retention decide nothing about the data: editing them keeps the rerun a no-op...
+    edited = events_table(checks=[{"kind": "not_null", "column": "user_id", "severity": "warn"}], retain_versions=2)
+    assert run(write_config({"events": edited}), sample_input) == 0
+    assert f"lakeloader run {run_id}: already-published" in capsys.readouterr().out
+    # ...while a setting that changes the files written is a new run.
+    assert run(write_config({"events": events_table(compression="zstd")}), sample_input, "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "lakeloader run " in out and run_id not in out
+    cfg = write_config({"events": events_table()})
     assert run(cfg, sample_input, "--run-id", "second") == 0
     assert "0 new" in capsys.readouterr().out
     assert table_contents(cfg) == first  # exactly one copy of every row

@@ -89,9 +89,15 @@ def compute_run_id(table: TableConfig, run_date: dt.date, listing: Listing) -> s
     return f"{run_date:%Y%m%d}-{h.hexdigest()[:12]}"
 
 
+# Settings that decide nothing about the data a run writes: the audit's checks and how many old versions
+# are kept. Editing them must keep a rerun of the same input the promised no-op.
+_NOT_DATA_SETTINGS = ("checks", "retain_versions")
+
+
 def config_fingerprint(table: TableConfig) -> str:
-    """The table settings a run id depends on, as stable text."""
-    return json.dumps(asdict(table), sort_keys=True, default=str)
+    """The table settings that decide the data a run writes (and so its run id), as stable text."""
+    settings = {k: v for k, v in asdict(table).items() if k not in _NOT_DATA_SETTINGS}
+    return json.dumps(settings, sort_keys=True, default=str)
 
 
 @contextmanager
