@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
 
-from pyspark.errors import AnalysisException, ParseException
+from py4j.protocol import Py4JJavaError
+from pyspark.errors import AnalysisException, ParseException, PySparkException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -75,10 +76,11 @@ def read_source(
             reader = reader.schema(read_schema)
         df = reader.load(uris if len(uris) > 1 else uris[0])
     except AnalysisException as e:
-        if "PATH_NOT_FOUND" in str(e):
+        if e.getErrorClass() == "PATH_NOT_FOUND":
             raise InputError(f"input not found: no data files at {shown}") from None
         raise InputError(f"cannot read {src.format} input {shown}: {_first_line(e)}") from None
-    except Exception as e:  # a file that is not what `format` says fails here, inside the JVM
+    except (PySparkException, Py4JJavaError) as e:  # a file that is not what `format` says fails in the JVM
+        # Only Spark's own failures are input errors: a Python bug must surface as a bug, not as exit 2.
         raise InputError(f"cannot read {shown} as {src.format}: {_first_line(e)}") from None
     if not df.columns or df.columns == [CORRUPT]:
         raise InputError(f"input {shown} has no columns as {src.format}; is 'format: {src.format}' right?")
@@ -92,7 +94,7 @@ def _schema(spark: SparkSession, src: SourceConfig, uris: list[str], where: str)
     if src.schema:
         try:
             return T._parse_datatype_string(src.schema)  # type: ignore[attr-defined]
-        except (ParseException, ValueError, Exception) as e:
+        except (ParseException, ValueError) as e:
             raise ConfigError(f"{where}.source.schema: not a valid DDL schema: {_first_line(e)}") from None
     if src.format in _PERMISSIVE_FORMATS and src.on_bad_records != "fail":
         # A corrupt-record column needs an explicit schema; inferring one costs an extra pass.
