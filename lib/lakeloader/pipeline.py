@@ -18,7 +18,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 import lakeloader
-from lakeloader import delta, storage, versions
+from lakeloader import delta, spark_errors, storage, versions
 from lakeloader import manifest as manifests
 from lakeloader import state as table_state
 from lakeloader.audit import audit_run
@@ -392,15 +392,15 @@ def _write(df, inp: Input, root: str, plan, version: str, table: TableConfig, wh
     except Exception as e:
         # The committer's job abort does this too; a second pass costs one LIST and bills nothing later.
         storage.abort_uploads(root, aws)
-        text = str(e)
-        if "Malformed" in text or "MALFORMED" in text:
-            sample = re.search(r"Malformed records are detected in record parsing[^\n]*", text)
+        chain = spark_errors.cause_chain(e)
+        malformed = spark_errors.find(chain, error_class=spark_errors.MALFORMED_RECORD)
+        if malformed:
             raise InputError(
                 f"{where}: malformed {table.source.format} row "
-                f"({sample.group(0)[:200] if sample else 'see the Spark log'}); nothing was published; "
-                "set on_bad_records: quarantine or drop to load the rest"
+                f"({malformed.message.splitlines()[0][:200] if malformed.message else 'see the Spark log'}); "
+                "nothing was published; set on_bad_records: quarantine or drop to load the rest"
             ) from None
-        if "FileNotFoundException" in text or "PATH_NOT_FOUND" in text:
+        if spark_errors.input_file_vanished(chain):
             raise InputError(
                 f"{where}: an input file vanished during the run; rerun when the input is stable"
             ) from None

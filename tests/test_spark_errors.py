@@ -1,0 +1,40 @@
+"""spark_errors: a real Spark failure's cause chain names its error class and its Java exception."""
+
+from __future__ import annotations
+
+import pytest
+
+from lakeloader.spark_errors import MALFORMED_RECORD, cause_chain, find, input_file_vanished
+
+pytestmark = pytest.mark.spark
+
+
+def failure(action) -> BaseException:
+    with pytest.raises(Exception) as info:
+        action()
+    return info.value
+
+
+def test_a_malformed_row_in_a_write_is_found_by_its_error_class(spark, tmp_path):
+    (tmp_path / "in.csv").write_text("id,n\n1,2\nx,y\n")
+    df = spark.read.option("header", True).option("mode", "FAILFAST").schema("id INT, n INT").csv(str(tmp_path))
+    chain = cause_chain(failure(lambda: df.write.parquet(str(tmp_path / "out"))))
+    hit = find(chain, error_class=MALFORMED_RECORD)
+    assert hit is not None and hit.error_class.startswith(MALFORMED_RECORD + ".")
+    assert "Malformed records are detected" in hit.message
+    assert not input_file_vanished(chain)
+
+
+def test_an_input_file_deleted_before_the_write_is_recognised(spark, tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.csv").write_text("id\n1\n")
+    df = spark.read.option("header", True).schema("id INT").csv(str(src))
+    (src / "a.csv").unlink()
+    chain = cause_chain(failure(lambda: df.write.parquet(str(tmp_path / "out"))))
+    assert input_file_vanished(chain)
+    assert find(chain, error_class=MALFORMED_RECORD) is None
+
+
+def test_a_python_error_has_no_java_causes():
+    assert cause_chain(ValueError("plain Python")) == []
