@@ -97,3 +97,11 @@ def test_delta_run_with_a_missing_jar_is_exit_2_and_a_local_parquet_run_needs_no
     assert not (tmp_path / "warehouse" / "demo" / "events").exists()
     # A file:// Parquet table needs no jar: Spark's own classes write it.
     assert main(["run", "--config", cfg, "--table", "plain", "--input", str(events)]) == 0
+
+
+def test_without_the_manifest_a_session_adds_no_jars_and_require_says_why(tmp_path, monkeypatch):
+    # An installed wheel (as on EMR, whose cluster ships its own jars) has no jvm/pom.xml beside it.
+    monkeypatch.setattr(jvm, "POM", tmp_path / "pom.xml")
+    assert jvm.artifacts("spark") == () and jvm.jar_paths("spark") == []
+    with pytest.raises(ConfigError, match="s3a needs the jars of .*pom.xml, which is not there"):
+        jvm.require("spark", "s3a")

@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Optional
 
 from lakeloader.errors import ConfigError
 
@@ -46,9 +47,16 @@ def jars_dir() -> Path:
     return Path(os.environ.get(JARS_DIR_ENV) or Path.home() / ".cache" / "lakeloader" / "jars").expanduser()
 
 
+def artifacts(profile: str, pom: Optional[Path] = None) -> tuple[Artifact, ...]:
+    """The artifacts of one profile of `pom` (default jvm/pom.xml); () where there is no pom (an installed wheel)."""
+    return _artifacts(profile, pom or POM)
+
+
 @cache
-def artifacts(profile: str, pom: Path = POM) -> tuple[Artifact, ...]:
-    """The artifacts of one profile of the pom, with ${properties} resolved."""
+def _artifacts(profile: str, pom: Path) -> tuple[Artifact, ...]:
+    """Parse one profile's dependencies, with ${properties} resolved."""
+    if not pom.is_file():  # an installed wheel, not a checkout: EMR, where the cluster ships the jars
+        return ()
     root = ET.parse(pom).getroot()
     props = {el.tag.split("}")[1]: (el.text or "").strip() for el in root.find("m:properties", _NS) or []}
 
@@ -74,13 +82,17 @@ def missing(profile: str) -> list[Artifact]:
 
 def jar_paths(profile: str) -> list[str]:
     """Paths of every jar of `profile`; [] when any is missing (callers that need them call require())."""
-    if missing(profile):
+    if not artifacts(profile) or missing(profile):
         return []
     return [str(a.path(jars_dir())) for a in artifacts(profile)]
 
 
 def require(profile: str, what: str) -> list[str]:
     """Paths of every jar of `profile`, or a one-line ConfigError naming the first missing jar and the fix."""
+    if not artifacts(profile):
+        raise ConfigError(
+            f"{what} needs the jars of {POM}, which is not there: run lakeloader from its source checkout"
+        )
     gone = missing(profile)
     if gone:
         more = f" (and {len(gone) - 1} more)" if len(gone) > 1 else ""
