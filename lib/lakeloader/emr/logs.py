@@ -12,6 +12,7 @@ from typing import Any, Callable, Optional
 from lakeloader.config import EmrConfig
 from lakeloader.emr.calls import aws_call, object_exists, s3_uri, split_s3
 from lakeloader.errors import DeployError
+from lakeloader.retry import Backoff, attempts
 
 log = logging.getLogger(__name__)
 
@@ -31,21 +32,22 @@ def step_log_location(log_uri: Optional[str], cluster_id: str, step_id: str) -> 
 def _wait_for_object(
     s3: Any, uri: str, wait_s: float, sleep: Callable[[float], None], clock: Callable[[], float]
 ) -> bool:
-    """True once the object exists; EMR copies logs to S3 every few minutes, so give it `wait_s`."""
-    deadline, delay = clock() + wait_s, 5.0
-    while True:
+    """True once the object exists; EMR copies logs to S3 every few minutes, so give it `wait_s`.
+
+    Not boto3's ObjectExists waiter: it polls every 5 s, where EMR copies logs every few minutes, so this
+    backs off to a minute between looks.
+    """
+    policy = Backoff(initial_s=5.0, max_s=60.0, jitter=0, timeout_s=wait_s, sleep=sleep, clock=clock)
+    for attempt in attempts(policy):
+        if attempt > 1:
+            log.info("waiting for %s (EMR copies step logs to S3 every few minutes)", uri)
         try:
             if object_exists(s3, uri):
                 return True
         except DeployError as e:  # the error line will say the log is missing; this says why
             log.warning("%s", e)
             return False
-        remaining = deadline - clock()
-        if remaining <= 0:
-            return False
-        log.info("waiting for %s (EMR copies step logs to S3 every few minutes)", uri)
-        sleep(min(delay, remaining))
-        delay = min(delay * 2, 60.0)
+    return False
 
 
 def read_log_tail(s3: Any, uri: str, lines: int = STDERR_TAIL_LINES) -> list[str]:

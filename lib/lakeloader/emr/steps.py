@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional
 from lakeloader.config import EmrConfig, TableConfig
 from lakeloader.emr.calls import aws_call
 from lakeloader.errors import DeployError
+from lakeloader.retry import Backoff, attempts
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +73,22 @@ def wait_for_step(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[str, Any]:
-    """Poll DescribeStep with exponential backoff until the step ends or `emr.step_timeout_s` passes."""
-    started = clock()
-    deadline = started + emr.step_timeout_s
-    delay, last = emr.poll_s, None
-    while True:
+    """Poll DescribeStep with exponential backoff until the step ends or `emr.step_timeout_s` passes.
+
+    Not boto3's StepComplete waiter: it polls at a fixed 30 s, has no acceptor for INTERRUPTED (it would
+    wait out the whole timeout), and could not log each state change as it happens.
+    """
+    # No jitter: one poller per deploy, and the pauses are what its user reads in the log.
+    policy = Backoff(
+        initial_s=emr.poll_s,
+        max_s=emr.poll_max_s,
+        jitter=0,
+        timeout_s=emr.step_timeout_s,
+        sleep=sleep,
+        clock=clock,
+    )
+    last, state = None, ""
+    for _ in attempts(policy):
         step = aws_call(emr_client.describe_step, f"EMR step {step_id}", ClusterId=cluster_id, StepId=step_id)["Step"]
         state = step["Status"]["State"]
         if state != last:
@@ -84,12 +96,8 @@ def wait_for_step(
             last = state
         if state in TERMINAL_STEP_STATES:
             return step
-        remaining = deadline - clock()
-        if remaining <= 0:
-            raise DeployError(
-                f"step {step_id} on {cluster_id} is still {state} after {emr.step_timeout_s:g} s "
-                f"(emr.step_timeout_s); it keeps running: follow it with `aws emr describe-step --cluster-id "
-                f"{cluster_id} --step-id {step_id}` or stop it with `aws emr cancel-steps`"
-            )
-        sleep(min(delay, remaining))
-        delay = min(delay * 2, emr.poll_max_s)
+    raise DeployError(
+        f"step {step_id} on {cluster_id} is still {state} after {emr.step_timeout_s:g} s "
+        f"(emr.step_timeout_s); it keeps running: follow it with `aws emr describe-step --cluster-id "
+        f"{cluster_id} --step-id {step_id}` or stop it with `aws emr cancel-steps`"
+    )
