@@ -23,8 +23,9 @@ from lakeloader.config import (
     load_config,
     parse_config,
     render_source_path,
+    resolve_input,
 )
-from lakeloader.errors import ConfigError
+from lakeloader.errors import ConfigError, UsageError
 
 
 def raw_config(tmp_path: Path, **table_overrides: Any) -> dict[str, Any]:
@@ -464,6 +465,14 @@ def test_render_source_path():
     assert render_source_path("in/{run_date}/x", day) == "in/2026-01-02/x"
     assert render_source_path("in/dt={run_date:%Y%m%d}/{{literal}}", day) == "in/dt=20260102/{literal}"
     assert render_source_path("no/placeholder", day) == "no/placeholder"
+
+
+def test_input_override_takes_the_same_templates_and_a_bad_one_names_input():
+    day = dt.date(2026, 1, 2)
+    assert resolve_input("in/{run_date}/", None, day) == "in/2026-01-02/"
+    assert resolve_input("in/{run_date}/", "hdfs:///x/{run_date:%Y/%m}/{{01,02}}/*", day) == "hdfs:///x/2026/01/{01,02}/*"
+    with pytest.raises(UsageError, match=r"^usage error: --input 'x/\{a,b\}': bad placeholder .* written \{\{a,b\}\}"):
+        resolve_input("in/", "x/{a,b}", day)
 
 
 @pytest.mark.parametrize(("section", "key"), [("spark", "spark"), ("emr", "emr.spark_conf"), ("tags", "emr.tags")])

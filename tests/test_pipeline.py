@@ -216,8 +216,17 @@ def test_schema_evolution_appends_a_new_column_and_refuses_a_type_change(write_c
         (lambda t: {**t, "partitons": []}, [], "tables.events.partitons: unknown key (did you mean 'partitions'?)"),
         (lambda t: t, ["--run-date", "2026-02-30"], "'2026-02-30' is not a date as YYYY-MM-DD"),
         (lambda t: t, ["--run-id", "../etc"], "--run-id '../etc'"),
+        (lambda t: t, ["--input", "/in/{date}/"], "usage error: --input '/in/{date}/': bad placeholder ('date')"),
     ],
-    ids=["missing-input", "unknown-partition-column", "wrong-format", "unknown-key", "bad-run-date", "bad-run-id"],
+    ids=[
+        "missing-input",
+        "unknown-partition-column",
+        "wrong-format",
+        "unknown-key",
+        "bad-run-date",
+        "bad-run-id",
+        "bad-input-template",
+    ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_registered(write_config, sample_input, capsys, mutate, args, message):
     cfg = write_config({"events": mutate(events_table())})

@@ -25,7 +25,7 @@ from lakeloader.audit import audit_run
 from lakeloader.catalog import open_catalog
 from lakeloader.catalog.tables import columns_from_schema
 from lakeloader.catalog.types import athena_only_columns
-from lakeloader.config import Config, TableConfig, render_source_path
+from lakeloader.config import Config, TableConfig, resolve_input
 from lakeloader.errors import ChecksFailed, InputError, UsageError
 from lakeloader.faults import failpoint
 from lakeloader.hive import HIVE_DEFAULT_PARTITION
@@ -117,7 +117,7 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
     if opts.run_id is not None and not RUN_ID_RE.match(opts.run_id):
         raise UsageError(f"--run-id {opts.run_id!r}: use letters, digits, '.', '_' and '-' (at most 100)")
     where = f"{config.source_file}: tables.{table.name}"
-    uri = opts.input_uri or render_source_path(table.source.path, opts.run_date)
+    uri = resolve_input(table.source.path, opts.input_uri, opts.run_date)
     root, admin, aws = config.table_location(table), config.admin_location(table), config.aws
     timings: dict[str, float] = {}
     configure_s3(spark, aws)

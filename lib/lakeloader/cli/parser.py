@@ -69,9 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_date,
         default=None,
         metavar="YYYY-MM-DD",
-        help="fills {run_date:...} in source.path (default: today, UTC)",
+        help="fills {run_date:...} in source.path and --input (default: today, UTC)",
     )
-    r.add_argument("--input", metavar="URI", help="read this URI instead of source.path (any Hadoop URI or path)")
+    r.add_argument(
+        "--input",
+        metavar="URI",
+        help="read this instead of source.path: any Hadoop URI or path, globs allowed, with the same templates "
+        "(e.g. hdfs:///landing/events/{run_date:%%Y/%%m/%%d}/*.csv; a glob's {a,b} is written {{a,b}})",
+    )
     r.add_argument("--run-id", metavar="ID", help="run id (default: derived from table, run date and input listing)")
     r.add_argument("--mode", choices=["append", "overwrite_partitions", "overwrite"], help="override the table's mode")
     r.add_argument("--dry-run", action="store_true", help="list the input and plan the run; write nothing")

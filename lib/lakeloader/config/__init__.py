@@ -45,7 +45,7 @@ from lakeloader.config.sections import (
     TableConfig,
     TableScheduleConfig,
 )
-from lakeloader.config.tables import java_date_pattern, render_source_path, validate_table
+from lakeloader.config.tables import java_date_pattern, render_source_path, resolve_input, validate_table
 from lakeloader.errors import ConfigError
 
 __all__ = [
@@ -75,6 +75,7 @@ __all__ = [
     "load_config",
     "parse_config",
     "render_source_path",
+    "resolve_input",
     "suggest",
 ]
 

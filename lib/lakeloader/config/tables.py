@@ -18,14 +18,33 @@ from lakeloader.config.sections import (
     ProjectionConfig,
     TableConfig,
 )
-from lakeloader.errors import ConfigError
+from lakeloader.errors import ConfigError, UsageError
 
 _INT_RE = re.compile(r"^\s*-?[0-9]+\s*$")
 
 
 def render_source_path(template: str, run_date: dt.date) -> str:
-    """Fill `{run_date:%Y/%m/%d}`-style placeholders in a source path."""
-    return template.format(run_date=run_date)
+    """Fill `{run_date:%Y/%m/%d}`-style placeholders in a source path; ValueError naming a bad one."""
+    try:
+        return template.format(run_date=run_date)
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as e:
+        raise ValueError(
+            f"bad placeholder ({e}); the only one is {{run_date:<strftime>}} "
+            "(a Hadoop glob's {a,b} is written {{a,b}})"
+        ) from None
+
+
+def resolve_input(source_path: str, override: Optional[str], run_date: dt.date) -> str:
+    """The URI a run reads: `--input` when given, else `source.path`, with `{run_date...}` filled in.
+
+    A bad placeholder in `--input` is a UsageError naming it (source.path was checked when loading).
+    """
+    if override is None:
+        return render_source_path(source_path, run_date)
+    try:
+        return render_source_path(override, run_date)
+    except ValueError as e:
+        raise UsageError(f"--input {override!r}: {e}") from None
 
 
 def validate_table(t: TableConfig, key: str, src: str) -> None:
@@ -36,8 +55,8 @@ def validate_table(t: TableConfig, key: str, src: str) -> None:
         raise err("database", f"{t.database!r}: lowercase letters, digits and '_' only (Glue lowercases names)")
     try:
         render_source_path(t.source.path, dt.date(2024, 1, 31))
-    except (KeyError, IndexError, ValueError, AttributeError, TypeError) as e:
-        raise err("source.path", f"bad placeholder ({e}); the only one is {{run_date:<strftime>}}") from None
+    except ValueError as e:
+        raise err("source.path", str(e)) from None
     if not t.partitions:
         raise err("partitions", "at least one partition rule is required")
     seen: set[str] = set()
