@@ -11,7 +11,7 @@ import pytest
 from lakeloader.config import load_config
 from lakeloader.errors import InputError
 from lakeloader.listing import list_input, listing_frames
-from lakeloader.pipeline import compute_run_id
+from lakeloader.run_id import compute_run_id
 from lakeloader.source import read_source
 
 pytestmark = pytest.mark.spark

@@ -24,7 +24,8 @@ from lakeloader.catalog.local import LocalCatalog
 from lakeloader.config import AwsConfig, QueryConfig, parse_config
 from lakeloader.errors import QueryError
 from lakeloader.query import open_engine
-from lakeloader.query.athena import AthenaEngine, PollPolicy, explain
+from lakeloader.query.athena import AthenaEngine, PollPolicy
+from lakeloader.query.athena_errors import explain
 from lakeloader.query.sql import sql_literal
 
 pytestmark = pytest.mark.aws

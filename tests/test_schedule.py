@@ -19,7 +19,7 @@ from lakeloader import aws, emr
 from lakeloader.cli import main
 from lakeloader.config import load_config
 from lakeloader.errors import ConfigError, DeployError, UsageError
-from lakeloader.schedule import resources
+from lakeloader.schedule import apply
 from lakeloader.schedule.stepfunctions import check_definition, dynamic_args, intrinsic_literal
 from lakeloader.schedule.timing import shift_run_date
 
@@ -267,7 +267,7 @@ def test_remote_validation_refusal_names_the_problem():
             }
 
     with pytest.raises(DeployError, match="refused the state machine of events: SCHEMA_VALIDATION_FAILED: no States"):
-        resources._validate_remote(Sfn(), {"StartAt": "a"}, "events")
+        apply._validate_remote(Sfn(), {"StartAt": "a"}, "events")
 
 
 def test_config_errors_name_the_key(tmp_path):

@@ -2,16 +2,14 @@
 
 A query is started, polled with exponential backoff until it ends or `query.timeout_s` passes (then it is
 stopped), and its result pages are read back with every value converted from Athena's text to the Python
-type its column declares. `?` parameters travel as Athena ExecutionParameters, rendered as SQL literals.
+type its column declares (athena_values.py); a failure is one line with what it means (athena_errors.py).
+`?` parameters travel as Athena ExecutionParameters, rendered as SQL literals.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import logging
 import random
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +21,8 @@ from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from lakeloader import aws as awsutil
 from lakeloader.config import AwsConfig, QueryConfig
 from lakeloader.errors import QueryError
+from lakeloader.query.athena_errors import client_error_hint, failure_message, shorten
+from lakeloader.query.athena_values import convert_row, converter, is_header
 from lakeloader.query.base import QueryEngine, QueryResult
 from lakeloader.query.sql import sql_literal
 
@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 CATALOG = "AwsDataCatalog"
 MAX_PAGE_SIZE = 1000  # GetQueryResults: MaxResults max 1000
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
-_MAX_REASON_CHARS = 1000  # Athena's reasons can quote whole file paths and rows; keep the line readable
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,7 @@ class AthenaExecution:
         return cls(
             query_id=execution["QueryExecutionId"],
             state=status.get("State", "UNKNOWN"),
-            reason=_shorten(awsutil.one_line(reason)) if reason else None,
+            reason=shorten(awsutil.one_line(reason)) if reason else None,
             statement_type=execution.get("StatementType"),
             data_scanned_bytes=int(stats.get("DataScannedInBytes") or 0),
             engine_execution_ms=int(stats.get("EngineExecutionTimeInMillis") or 0),
@@ -159,7 +158,7 @@ class AthenaEngine(QueryEngine):
             self._stop(query_id)
             raise
         if info.state != "SUCCEEDED":
-            raise QueryError(_failure_message(info))
+            raise QueryError(failure_message(info))
         return info
 
     def fetch(self, query_id: str) -> QueryResult:
@@ -214,40 +213,18 @@ class AthenaEngine(QueryEngine):
             raw = [[d.get("VarCharValue") for d in r.get("Data", [])] for r in result_set.get("Rows", [])]
             if first:
                 columns = list(result_set.get("ResultSetMetadata", {}).get("ColumnInfo", []))
-                converters = [_converter(c.get("Type", "varchar")) for c in columns]
+                converters = [converter(c.get("Type", "varchar")) for c in columns]
                 # Athena puts the column labels in the first row of a SELECT's first page (only there);
                 # a moto server returns exactly the rows it was seeded with, header or not.
-                if raw and _is_header(raw[0], columns):
+                if raw and is_header(raw[0], columns):
                     raw = raw[1:]
                 first = False
             for values in raw:
-                rows.append(self._convert(query_id, columns, converters, values))
+                rows.append(convert_row(query_id, columns, converters, values))
             token = page.get("NextToken")
             if not token:
                 break
         return QueryResult(columns=[c.get("Name", f"_col{i}") for i, c in enumerate(columns)], rows=rows)
-
-    @staticmethod
-    def _convert(
-        query_id: str,
-        columns: list[dict[str, Any]],
-        converters: list[Callable[[Optional[str]], Any]],
-        values: list[Optional[str]],
-    ) -> tuple[Any, ...]:
-        if len(values) < len(converters):
-            values = values + [None] * (len(converters) - len(values))
-        out = []
-        for i, v in enumerate(values):
-            conv = converters[i] if i < len(converters) else _text
-            try:
-                out.append(conv(v))
-            except (ValueError, decimal.InvalidOperation):
-                col = columns[i] if i < len(columns) else {}
-                raise QueryError(
-                    f"Athena query {query_id}: column {col.get('Name', i)!r} is {col.get('Type')}, "
-                    f"but its value {v!r} does not read as one"
-                ) from None
-        return tuple(out)
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         """Invoke one Athena API operation; a one-line QueryError on failure."""
@@ -258,195 +235,5 @@ class AthenaEngine(QueryEngine):
         except (ClientError, BotoCoreError) as e:
             code = awsutil.error_code(e) or type(e).__name__
             message = awsutil.error_message(e)
-            hint = _client_error_hint(code, message, self.config)
+            hint = client_error_hint(code, message, self.config)
             raise QueryError(f"Athena {operation}: {code}: {message}{'; ' + hint if hint else ''}") from None
-
-
-# --------------------------------------------------------------------------- parameters
-
-
-# --------------------------------------------------------------------------- result values
-
-
-_TS_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,12}))?")
-_TIME_RE = re.compile(r"(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,12}))?")
-
-
-def _text(v: Optional[str]) -> Optional[str]:
-    return v
-
-
-def _int(v: Optional[str]) -> Optional[int]:
-    return None if v is None else int(v)
-
-
-def _float(v: Optional[str]) -> Optional[float]:
-    return None if v is None else float(v)  # also 'NaN', 'Infinity', '-Infinity', as Athena writes them
-
-
-def _decimal(v: Optional[str]) -> Optional[decimal.Decimal]:
-    return None if v is None else decimal.Decimal(v)
-
-
-def _bool(v: Optional[str]) -> Optional[bool]:
-    if v is None:
-        return None
-    if v.lower() not in ("true", "false"):
-        raise ValueError(v)
-    return v.lower() == "true"
-
-
-def _micros(fraction: Optional[str]) -> int:
-    # Python keeps microseconds; Athena's timestamp(9) nanoseconds are truncated.
-    return int((fraction or "")[:6].ljust(6, "0"))
-
-
-def _date(v: Optional[str]) -> Any:
-    if v is None:
-        return None
-    try:
-        return dt.date.fromisoformat(v)
-    except ValueError:
-        if re.fullmatch(r"-?\d+-\d{2}-\d{2}", v):
-            return v  # a year Python cannot hold (0, negative, > 9999): keep Athena's text
-        raise
-
-
-def _timestamp(v: Optional[str]) -> Any:
-    if v is None:
-        return None
-    m = _TS_RE.fullmatch(v)
-    if not m:
-        if re.fullmatch(r"-?\d+-\d{2}-\d{2}[ T][0-9:.]+", v):
-            return v  # a year Python cannot hold: keep Athena's text
-        raise ValueError(v)
-    y, mo, d, h, mi, s = (int(g) for g in m.groups()[:6])
-    if not 1 <= y <= 9999:
-        return v
-    return dt.datetime(y, mo, d, h, mi, s, _micros(m.group(7)))
-
-
-def _time(v: Optional[str]) -> Optional[dt.time]:
-    if v is None:
-        return None
-    m = _TIME_RE.fullmatch(v)
-    if not m:
-        raise ValueError(v)
-    return dt.time(int(m.group(1)), int(m.group(2)), int(m.group(3)), _micros(m.group(4)))
-
-
-_CONVERTERS: dict[str, Callable[[Optional[str]], Any]] = {
-    "varchar": _text,
-    "char": _text,
-    "string": _text,
-    "tinyint": _int,
-    "smallint": _int,
-    "integer": _int,
-    "int": _int,
-    "bigint": _int,
-    "double": _float,
-    "float": _float,
-    "real": _float,
-    "decimal": _decimal,
-    "boolean": _bool,
-    "date": _date,
-    "timestamp": _timestamp,
-    "time": _time,
-}
-
-
-def _converter(athena_type: str) -> Callable[[Optional[str]], Any]:
-    """The converter for a ColumnInfo Type; text for the rest (array, map, row, json, varbinary, zoned times...)."""
-    base = athena_type.strip().lower()
-    if "with time zone" in base:
-        return _text  # '... UTC' / '... +05:30': kept as Athena wrote it rather than guessing zone rules
-    return _CONVERTERS.get(base.split("(", 1)[0].strip(), _text)
-
-
-def _is_header(values: list[Optional[str]], columns: list[dict[str, Any]]) -> bool:
-    """Whether a first row holds the column labels (Athena's header row) rather than data."""
-    if not columns or len(values) != len(columns):
-        return False
-    return all(v is not None and v in (c.get("Label"), c.get("Name")) for v, c in zip(values, columns))
-
-
-# --------------------------------------------------------------------------- errors
-
-# (what to look for in Athena's reason, what it means and what to do), first match wins.
-_EXPLANATIONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE), text)
-    for pattern, text in (
-        (
-            r"HIVE_PARTITION_SCHEMA_MISMATCH",
-            "a partition's column types in Glue differ from the table's; re-register the partition with the "
-            "table's schema (lakeloader run) or rewrite it, and check schema_evolution",
-        ),
-        (
-            r"HIVE_BAD_DATA",
-            "a data file holds a value that does not fit its column's type in Glue (or the file is corrupt); "
-            "compare the named file's Parquet schema with the table's columns, then rewrite the file or fix the type",
-        ),
-        (
-            r"HIVE_CANNOT_OPEN_SPLIT",
-            "Athena could not read a data file: it was deleted or moved after registration, S3 denied or throttled "
-            "the read, or it is not valid Parquet; check the named file exists and the role can read it",
-        ),
-        (
-            r"TABLE_NOT_FOUND|SCHEMA_NOT_FOUND|does not exist",
-            "the table or database is not in the Glue catalog Athena reads; check the name (Athena lowercases it), "
-            "aws.region, and that `lakeloader run` registered it",
-        ),
-        (
-            r"COLUMN_NOT_FOUND|cannot be resolved",
-            "the column is not in the table's Glue schema; check its spelling and the table's columns",
-        ),
-        (
-            r"access denied|Unable to verify/create output bucket|output location",
-            "Athena cannot write its results or read the data in S3; check that query.output_location (or the "
-            "workgroup's result location) is an existing bucket in this region and that the role may write to it "
-            "and read the table's location",
-        ),
-        (
-            r"SYNTAX_ERROR|mismatched input|extraneous input|no viable alternative",
-            "Athena could not parse or analyse the SQL; it is Trino SQL: strings in single quotes, identifiers "
-            "in double quotes, `?` parameters only in WHERE",
-        ),
-    )
-)
-
-
-def explain(reason: str) -> Optional[str]:
-    """A one-line explanation and remedy for a known Athena failure reason, or None."""
-    for pattern, text in _EXPLANATIONS:
-        if pattern.search(reason):
-            return text
-    return None
-
-
-def _failure_message(info: AthenaExecution) -> str:
-    if info.reason:
-        hint = explain(info.reason)
-        return f"Athena query {info.query_id} {info.state}: {info.reason}{'; ' + hint if hint else ''}"
-    if info.state == "CANCELLED":
-        return (
-            f"Athena query {info.query_id} was CANCELLED (by a user, or a workgroup data-scan limit); "
-            "run it again or raise the workgroup's limit"
-        )
-    return f"Athena query {info.query_id} {info.state} without a reason; see it in the Athena console"
-
-
-def _client_error_hint(code: str, message: str, config: QueryConfig) -> Optional[str]:
-    low = message.lower()
-    if "output location" in low:
-        return "set query.output_location (s3://bucket/prefix/) or a result location on the workgroup"
-    if "workgroup" in low and ("not found" in low or "does not exist" in low or "not exist" in low):
-        return f"check query.workgroup ({config.workgroup!r}) exists in this region"
-    if code in ("AccessDeniedException", "UnrecognizedClientException", "NoCredentialsError"):
-        return "check the AWS credentials and that they allow Athena, Glue and S3 access for this workgroup"
-    if awsutil.is_throttling(code, message):
-        return "Athena is throttling this account; retry later or run fewer queries at once"
-    return None
-
-
-def _shorten(text: str) -> str:
-    return text if len(text) <= _MAX_REASON_CHARS else text[: _MAX_REASON_CHARS - 3] + "..."

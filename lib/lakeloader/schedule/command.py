@@ -1,4 +1,4 @@
-"""`lakeloader schedule`: the parser and the handler; the work is in resources.py, stepfunctions.py, airflow.py."""
+"""`lakeloader schedule`: parser and handler; the work is in resources.py, apply.py, stepfunctions.py, airflow.py."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def add_schedule_parser(subparsers: Any) -> None:  # noqa: ANN401
 def cmd_schedule(args: argparse.Namespace) -> int:
     """`lakeloader schedule`."""
     from lakeloader import emr
-    from lakeloader.schedule import resources
+    from lakeloader.schedule import apply, resources
 
     if args.airflow_dag and not args.airflow_dag.endswith(".py"):
         raise UsageError(f"--airflow-dag {args.airflow_dag}: Airflow loads DAGs from .py files")
@@ -58,12 +58,12 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         plan = resources.build_plan(config, tables, steps, run_job_flow)
         print(json.dumps({"uploads": [u.to_dict() for u in uploads], **plan.to_dict()}, indent=2))
         return 0
-    clients = resources.Clients.from_config(config)
-    plan = resources.build_plan(config, tables, steps, run_job_flow, resources.account_id(clients))
+    clients = apply.Clients.from_config(config)
+    plan = resources.build_plan(config, tables, steps, run_job_flow, apply.account_id(clients))
     done = emr.upload_artifacts(emr.Clients.from_config(config.aws).s3, uploads)
     log.info("uploaded %d of %d files to %s", sum(bool(u.uploaded) for u in done), len(done), config.emr.code_location)
     # moto has no ValidateStateMachineDefinition: against a local endpoint the local ASL check stands alone.
-    changes = resources.apply_plan(clients, plan, prune=not args.tables, validate_remote=not config.aws.endpoint_url)
+    changes = apply.apply_plan(clients, plan, prune=not args.tables, validate_remote=not config.aws.endpoint_url)
     width = max(len(c.kind) for c in changes)
     for c in changes:
         print(f"{c.kind.ljust(width)}  {c.action.ljust(9)}  {c.name}")
