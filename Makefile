@@ -3,6 +3,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON     ?= python3
+# The oldest Python the pins of constraints.txt install on; setup.py's python_requires says the same.
+PYTHON_MIN := 3.11
+# Checked when the venv is (re)built, in make's own one-line error: the venv's interpreter, else $(PYTHON).
+PY_FOR_VENV = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
+PY_VERSION = $(shell $(PY_FOR_VENV) -c 'import platform; print(platform.python_version())' 2>/dev/null)
+PY_OK = $(shell $(PY_FOR_VENV) -c 'import sys; print(int(sys.version_info >= tuple(map(int, "$(PYTHON_MIN)".split(".")))))' 2>/dev/null)
 VENV       := .venv
 BIN        := $(VENV)/bin
 CACHE      ?= $(HOME)/.cache/lakeloader
@@ -46,6 +52,7 @@ help: ## list the targets
 	  awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): setup.py constraints.txt
+	$(if $(filter 1,$(PY_OK)),,$(error make install: $(PY_FOR_VENV) is Python $(or $(PY_VERSION),(not found)); lakeloader needs $(PYTHON_MIN)+: make clean; make install PYTHON=python$(PYTHON_MIN)))
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	@touch $@

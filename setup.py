@@ -6,7 +6,9 @@ setup(
     name="lakeloader",
     version="0.1.0",
     description="Move Hadoop data into an S3 data lake that Athena can query: Spark on EMR, Glue, Athena.",
-    python_requires=">=3.9",
+    # 3.11: the pins of constraints.txt need it (pyarrow 26, networkx 3.6); EMR 7 nodes get it from the
+    # bootstrap (emr.python defaults to python3.11). The Makefile checks the same floor (PYTHON_MIN).
+    python_requires=">=3.11",
     package_dir={"": "lib"},
     packages=find_packages("lib"),
     package_data={"lakeloader": ["log4j2.properties"]},  # local sessions' quiet JVM start (session.py)

@@ -5,15 +5,16 @@
 #
 # `lakeloader deploy-step --create-cluster` uploads this script, the wheel and constraints.txt to
 # content-addressed keys (<emr.code_location>/<sha256[:16]>/<name>) and passes their URIs. PYTHON is
-# the interpreter Spark runs (emr.python, default python3); a missing python3.X is installed with dnf.
+# the interpreter Spark runs (emr.python, default python3.11: the pins need 3.11 and EMR 7's own python3
+# is 3.9); a missing python3.X is installed with dnf.
 # Idempotent: the URIs identify the content, so a marker per (wheel, constraints, python) makes a
 # rerun on the same node a no-op. LAKELOADER_BOOTSTRAP_STATE moves the marker (tests).
 set -euo pipefail
 
-usage="usage: install-lakeloader.sh s3://.../lakeloader-<version>-py3-none-any.whl s3://.../constraints.txt [python3]"
+usage="usage: install-lakeloader.sh s3://.../lakeloader-<version>-py3-none-any.whl s3://.../constraints.txt [python3.11]"
 wheel_uri="${1:?$usage}"
 constraints_uri="${2:?$usage}"
-python="${3:-python3}"
+python="${3:-python3.11}"
 
 state_dir="${LAKELOADER_BOOTSTRAP_STATE:-/var/lib/lakeloader}"
 key="$(printf '%s\n' "$wheel_uri" "$constraints_uri" "$python" | sha256sum | cut -c1-16)"

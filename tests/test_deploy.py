@@ -14,6 +14,8 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -782,7 +784,8 @@ def fake_bin(tmp_path: Path, s3_root: Path) -> Path:
     return bin_dir
 
 
-def test_bootstrap_installs_the_wheels_requirements_once(bundle, tmp_path):
+def bootstrap_on_fake_node(bundle, tmp_path: Path) -> tuple[list[str], dict[str, str], Path]:
+    """The bootstrap's command and environment on a fake node (fake_bin); the path of its pip log."""
     s3_root = tmp_path / "s3"
     for a in (bundle.wheel, bundle.constraints):
         target = s3_root / "code" / a.sha256[:16] / a.name
@@ -798,6 +801,11 @@ def test_bootstrap_installs_the_wheels_requirements_once(bundle, tmp_path):
         "LAKELOADER_BOOTSTRAP_STATE": str(tmp_path / "state"),
     }
     cmd = ["bash", str(ROOT / "bootstrap" / "install-lakeloader.sh"), wheel_uri, constraints_uri, "fakepy"]
+    return cmd, environ, pip_log
+
+
+def test_bootstrap_installs_the_wheels_requirements_once(bundle, tmp_path):
+    cmd, environ, pip_log = bootstrap_on_fake_node(bundle, tmp_path)
 
     first = subprocess.run(cmd, capture_output=True, text=True, env=environ)
     assert first.returncode == 0, first.stderr
@@ -816,6 +824,46 @@ def test_bootstrap_installs_the_wheels_requirements_once(bundle, tmp_path):
     again = subprocess.run(cmd, capture_output=True, text=True, env=environ)
     assert again.returncode == 0 and "already installed" in again.stdout
     assert pip_log.read_text().splitlines() == calls  # nothing installed the second time
+
+
+# EMR 7 runs Amazon Linux 2023 (glibc 2.34): every manylinux wheel up to that glibc installs there.
+EMR_PLATFORMS = [f"manylinux_2_{minor}_x86_64" for minor in range(34, 4, -1)] + [
+    "manylinux2014_x86_64",
+    "manylinux2010_x86_64",
+    "manylinux1_x86_64",
+]
+
+
+@pytest.mark.slow
+def test_bootstrap_requirements_resolve_on_emr_for_the_default_python(bundle, tmp_path):
+    """What the bootstrap hands pip resolves to the pins for emr.python's default on an EMR 7 node."""
+    index = os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple/").rstrip("/")
+    try:
+        urllib.request.urlopen(f"{index}/pip/", timeout=15).close()
+    except OSError as e:
+        pytest.skip(f"the package index {index} is unreachable ({e}), so nothing can be resolved for EMR")
+    cmd, environ, pip_log = bootstrap_on_fake_node(bundle, tmp_path)
+    assert subprocess.run(cmd, capture_output=True, text=True, env=environ).returncode == 0
+    version = EmrConfig().python.removeprefix("python")  # what a cluster gets when emr.python is not set
+    report = tmp_path / "report.json"
+    platforms = [arg for p in EMR_PLATFORMS for arg in ("--platform", p)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--target", str(tmp_path / "t"), "--quiet",
+         "--only-binary=:all:", "--implementation", "cp", "--python-version", version, *platforms,
+         "-c", f"{pip_log}.c", "-r", f"{pip_log}.r", "--report", str(report)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+    def norm(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    installs = json.loads(report.read_text())["install"]
+    resolved = {norm(i["metadata"]["name"]): i["metadata"]["version"] for i in installs}
+    pinned = [line.split("==") for line in Path(f"{pip_log}.c").read_text().split() if "==" in line]
+    pins = {norm(n): v for n, v in pinned}
+    assert {"pyarrow", "duckdb", "deltalake", "boto3", "sqlglot"} <= resolved.keys()
+    assert {n: v for n, v in resolved.items() if n in pins} == {n: pins[n] for n in resolved if n in pins}
 
 
 def test_bootstrap_without_arguments_says_how_to_call_it():

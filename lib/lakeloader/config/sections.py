@@ -185,7 +185,8 @@ class EmrConfig:
     subnet_ids: list[str] = field(default_factory=list)
     key_name: Optional[str] = None
     idle_timeout_s: int = 3600
-    python: str = "python3"
+    # EMR 7's `python3` is 3.9, older than constraints.txt needs; the bootstrap installs this one with dnf.
+    python: str = "python3.11"
     spark_conf: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     step_timeout_s: float = 21600.0
