@@ -371,6 +371,7 @@ def athena_config(write_config, moto_endpoint, request):
     path = write_config(
         {"events": events_table()},
         aws={"region": "us-east-1", "endpoint_url": moto_endpoint},
+        catalog={"kind": "glue"},
         query={"engine": "athena", "output_location": f"s3://{bucket}/athena/"},
     )
     return path, s3, bucket
@@ -424,7 +425,7 @@ def test_query_output_with_athena_copy_errors_are_one_line(capsys, athena_config
 @pytest.mark.usefixtures("real")
 def test_query_output_with_athena_without_a_result_location_renders(capsys, write_config, moto_endpoint, tmp_path):
     aws = {"region": "us-east-1", "endpoint_url": moto_endpoint}
-    path = write_config({"events": events_table()}, aws=aws, query={"engine": "athena"})
+    path = write_config({"events": events_table()}, aws=aws, catalog={"kind": "glue"}, query={"engine": "athena"})
     seed(moto_endpoint, result([col("n", "bigint")], [["1"]]))
     out = tmp_path / "q.csv"
     assert main(["-q", "query", "--config", path, "SELECT 1 AS n", "--output", str(out)]) == 0

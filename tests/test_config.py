@@ -492,3 +492,18 @@ def test_a_yaml_boolean_in_a_string_map_is_refused_not_turned_into_True(write_co
     )
     path = write_config({"events": events_table()}, spark={"spark.sql.adaptive.enabled": "true", "x.n": 4})
     assert load_config(path).spark == {"spark.sql.adaptive.enabled": "true", "x.n": "4"}  # numbers stay accepted
+
+
+def test_the_athena_engine_with_a_local_catalog_is_refused_in_one_line(write_config, capsys):
+    """Athena reads only Glue: with a local catalog it could never see what lakeloader registers."""
+    from lakeloader.cli import main
+
+    path = write_config({"events": events_table()}, query={"engine": "athena"})
+    with pytest.raises(ConfigError, match=r"query.engine: athena reads the Glue catalog, but catalog.kind is local"):
+        load_config(path)
+    assert main(["query", "--config", path, "SELECT 1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "set catalog.kind: glue, or query.engine: duckdb" in err
+    glue = write_config({"events": events_table()}, catalog={"kind": "glue"}, query={"engine": "athena"})
+    assert load_config(glue).query.engine == "athena"
+    assert load_config(glue, ["catalog.kind=local", "query.engine=duckdb"]).catalog.kind == "local"

@@ -20,7 +20,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lakeloader import aws
-from lakeloader.catalog.local import LocalCatalog
+from lakeloader.catalog import open_catalog
 from lakeloader.config import AwsConfig, QueryConfig, parse_config
 from lakeloader.errors import QueryError
 from lakeloader.query import open_engine
@@ -609,13 +609,13 @@ def test_client_error_reading_results(real):
 def test_open_engine_builds_an_athena_engine(tmp_path, moto_endpoint):
     raw = {
         "warehouse": "s3://lake/wh",
-        "catalog": {"kind": "local", "path": str(tmp_path / "c.sqlite")},
+        "catalog": {"kind": "glue"},
         "query": {"engine": "athena", "workgroup": "analytics", "output_location": "s3://r/", "timeout_s": 60},
         "aws": {"region": REGION, "endpoint_url": moto_endpoint},
         "tables": {"t": {"database": "demo", "source": {"path": "x", "format": "csv"}, "partitions": [{"name": "a"}]}},
     }
     config = parse_config(raw, "test.yaml")
-    eng = open_engine(config, LocalCatalog(str(tmp_path / "c.sqlite")))
+    eng = open_engine(config, open_catalog(config))
     assert isinstance(eng, AthenaEngine)
     assert eng.config == config.query and eng.database is None and eng.queries_issued == 0
     assert eng._client.meta.endpoint_url == moto_endpoint and eng._client.meta.region_name == REGION

@@ -131,6 +131,12 @@ def parse_config(raw: dict[str, Any], source_file: str = "<config>") -> Config:
         )
     if cfg.catalog.max_in_flight < 1:
         raise ConfigError(f"{source_file}: catalog.max_in_flight: must be at least 1")
+    if cfg.query.engine == "athena" and cfg.catalog.kind != "glue":
+        # Athena reads only the Glue catalog: with a local one it would never see a table lakeloader registers.
+        raise ConfigError(
+            f"{source_file}: query.engine: athena reads the Glue catalog, but catalog.kind is {cfg.catalog.kind}; "
+            "set catalog.kind: glue, or query.engine: duckdb"
+        )
     for table in tables.values():
         validate_table(table, f"tables.{table.name}", source_file)
     validate_schedule(cfg.schedule, tables, source_file)
