@@ -1,4 +1,10 @@
-"""Catalogs: where tables and partitions are registered (local SQLite or AWS Glue)."""
+"""Catalogs: where tables and partitions are registered (local SQLite or AWS Glue).
+
+- base.py: the Catalog interface (Glue's data model); tables.py: TableInput / PartitionInput from a schema
+- local.py: SQLite; glue.py: the Glue Data Catalog (glue_batches.py: partition batches in flight,
+  glue_retry.py: throttled calls); symlinks.py: projected tables' partitions as symlink manifests
+- types.py: Spark -> Glue type strings, Glue -> DuckDB types
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The `lakeloader` console script. Maps user-caused failures to one line and an exit code.
 
 - parser.py: every subcommand's arguments and the function that runs it
-- run.py (run, validate), query.py, versions.py (history, rollback), plan.py (plan, sample), deploy.py
+- run.py (run, backfill, validate), query.py, versions.py (history, rollback), plan.py (plan, sample), deploy.py,
+  export.py
 - format.py: tables, CSV, JSON and the validation report; output.py: writing --output and --report files
 """
 

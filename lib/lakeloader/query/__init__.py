@@ -1,4 +1,10 @@
-"""Query engines: DuckDB locally, Athena on AWS, behind one QueryEngine interface."""
+"""Query engines: DuckDB locally, Athena on AWS, behind one QueryEngine interface.
+
+- base.py: the interface; sql.py: SQL text helpers shared by the engines and validation
+- duckdb.py: Athena SQL transpiled by sqlglot over the catalog's files
+- athena.py: Amazon Athena (athena_values.py: typed result values, athena_errors.py: one-line failures)
+- export_sql.py, athena_export.py: the SQL and Athena UNLOADs of `lakeloader export`
+"""
 
 from __future__ import annotations
 
