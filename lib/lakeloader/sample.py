@@ -212,7 +212,8 @@ def generate(
         rows_by_date=dict(sorted(by_date.items())),
         rows_by_country=dict(sorted(by_country.items(), key=lambda kv: (-kv[1], kv[0] or ""))),
     )
-    log.info(
+    # Debug: `lakeloader sample` prints the summary itself; at INFO it came out twice.
+    log.debug(
         "wrote %d rows (+%d malformed) in %d files to %s in %.2fs",
         rows,
         bad_rows,
