@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import socket
 from collections import defaultdict
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 import yaml
 
 from lakeloader.catalog.local import LocalCatalog
+from lakeloader.manifest import Manifest, PartitionStats
 from lakeloader.sample import SCHEMA_DDL
 
 # Spark and boto3 must never reach a real AWS account from tests.
@@ -90,6 +92,29 @@ def events_table(**overrides: Any) -> dict[str, Any]:
     }
     table.update(overrides)
     return table
+
+
+def build_manifest(partitions: Sequence[PartitionStats] = (), **fields: Any) -> Manifest:
+    """A run's manifest for tests: a published run of demo.events, every field overridable by keyword."""
+    defaults: dict[str, Any] = {
+        "run_id": "r1",
+        "database": "demo",
+        "table": "events",
+        "mode": "overwrite_partitions",
+        "run_date": "2026-01-02",
+        "status": "published",
+        "table_location": "file:///wh/demo/events",
+        "partition_keys": ["dt"],
+        "schema": [],
+        "input_uri": "in",
+        "input_files": 1,
+        "input_bytes": 1,
+        "rows_read": 0,
+        "rows_written": sum(p.rows for p in partitions),
+        "bad_rows": 0,
+        "quarantine_location": None,
+    }
+    return Manifest(**{**defaults, "partitions": list(partitions), **fields})
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from conftest import build_manifest
 from lakeloader import cli
 from lakeloader import manifest as manifests
 from lakeloader.catalog.local import LocalCatalog
@@ -189,26 +190,10 @@ def test_non_empty_prefix_needs_overwrite(lake, capsys):
 
 def save_run(lake: Path, run_id: str, status: str, passed: bool, locations: list[str]) -> None:
     parts = [manifests.PartitionStats(values=["x"], location=loc, files=1, rows=1, bytes=1) for loc in locations]
-    m = manifests.Manifest(
-        run_id=run_id,
-        database="demo",
-        table="t",
-        mode="overwrite_partitions",
-        run_date="2024-01-02",
-        status=status,
-        table_location=f"file://{lake}/wh/demo/t",
-        partition_keys=["dt"],
-        schema=[],
-        partitions=parts,
-        input_uri="x",
-        input_files=1,
-        input_bytes=1,
-        rows_read=1,
-        rows_written=1,
-        bad_rows=0,
-        quarantine_location=None,
-        audit={"passed": passed},
-    )
+    m = build_manifest(
+        parts, run_id=run_id, table="t", run_date="2024-01-02", status=status,
+        table_location=f"file://{lake}/wh/demo/t", input_uri="x", rows_read=1, rows_written=1, audit={"passed": passed},
+    )  # fmt: skip
     manifests.save(m, f"{lake / 'wh'}/_lakeloader/demo/t")
 
 

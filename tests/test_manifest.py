@@ -6,22 +6,14 @@ import json
 import os
 from dataclasses import replace
 
+from conftest import build_manifest
 from lakeloader import manifest as manifests
 from lakeloader.manifest import Manifest, PartitionStats
 
 
 def make_manifest(run_id: str = "r1", status: str = "published", created_at: str = "2026-01-02T03:04:05Z") -> Manifest:
-    return Manifest(
-        run_id=run_id,
-        database="demo",
-        table="events",
-        mode="overwrite_partitions",
-        run_date="2026-01-02",
-        status=status,
-        table_location="file:///wh/demo/events",
-        partition_keys=["dt", "country"],
-        schema=[{"Name": "event_id", "Type": "bigint"}, {"Name": "amount", "Type": "decimal(12,2)"}],
-        partitions=[
+    return build_manifest(
+        [
             PartitionStats(
                 ["2026-01-01", "a/b"], f"file:///wh/demo/events/dt=2026-01-01/country=a%2Fb/_v={run_id}", 2, 10, 2048
             ),
@@ -36,6 +28,10 @@ def make_manifest(run_id: str = "r1", status: str = "published", created_at: str
                 4096,
             ),
         ],
+        run_id=run_id,
+        status=status,
+        partition_keys=["dt", "country"],
+        schema=[{"Name": "event_id", "Type": "bigint"}, {"Name": "amount", "Type": "decimal(12,2)"}],
         input_uri="hdfs:///data/events/2026/01/02/",
         input_files=4,
         input_bytes=123456,

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import events_table
+from conftest import build_manifest, events_table
 from lakeloader.catalog.local import LocalCatalog
 from lakeloader.catalog.tables import partition_input, table_input
 from lakeloader.config import TableConfig, parse_config
@@ -72,25 +72,10 @@ def write_partitions(
 
 def make_manifest(parts: Sequence[PartitionStats], run_id: str = "r1", rows_written: Optional[int] = None) -> Manifest:
     rows = sum(p.rows for p in parts) if rows_written is None else rows_written
-    return Manifest(
-        run_id=run_id,
-        database="demo",
-        table="events",
-        mode="overwrite_partitions",
-        run_date="2026-01-02",
-        status="published",
-        table_location="file:///wh/demo/events",
-        partition_keys=["dt", "country"],
-        schema=COLS,
-        partitions=list(parts),
-        input_uri="file:///in",
-        input_files=1,
-        input_bytes=1,
-        rows_read=rows,
+    return build_manifest(
+        parts, run_id=run_id, partition_keys=["dt", "country"], schema=COLS, input_uri="file:///in", rows_read=rows,
         rows_written=rows,
-        bad_rows=0,
-        quarantine_location=None,
-    )
+    )  # fmt: skip
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from conftest import events_table, expected_from_csv
+from conftest import build_manifest, events_table, expected_from_csv
 from lakeloader import state as table_state
 from lakeloader.catalog import open_catalog
 from lakeloader.cli import main
@@ -19,12 +19,10 @@ from lakeloader.versions import state_as_of
 
 def run(run_id: str, mode: str, parts: dict[str, int], status: str = "published") -> Manifest:
     """A manifest whose partitions are {value: rows}, each at a location named after the run."""
-    return Manifest(
-        run_id=run_id, database="demo", table="t", mode=mode, run_date="2026-01-01", status=status,
-        table_location="file:///wh/demo/t", partition_keys=["k"], schema=[],
-        partitions=[PartitionStats([k], f"file:///wh/demo/t/k={k}/_v={run_id}", 1, n, 10) for k, n in parts.items()],
-        input_uri="in", input_files=1, input_bytes=1, rows_read=0, rows_written=sum(parts.values()), bad_rows=0,
-        quarantine_location=None,
+    return build_manifest(
+        [PartitionStats([k], f"file:///wh/demo/t/k={k}/_v={run_id}", 1, n, 10) for k, n in parts.items()],
+        run_id=run_id, table="t", mode=mode, run_date="2026-01-01", status=status, table_location="file:///wh/demo/t",
+        partition_keys=["k"],
     )  # fmt: skip
 
 
