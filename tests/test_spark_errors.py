@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from lakeloader.spark_errors import MALFORMED_RECORD, cause_chain, find, input_file_vanished
+from lakeloader.spark_errors import (
+    ACCESS_DENIED,
+    BLOCK_MISSING,
+    MALFORMED_RECORD,
+    Cause,
+    cause_chain,
+    find,
+    hdfs_refused,
+    input_file_vanished,
+)
 
 pytestmark = pytest.mark.spark
 
@@ -38,3 +47,33 @@ def test_an_input_file_deleted_before_the_write_is_recognised(spark, tmp_path):
 
 def test_a_python_error_has_no_java_causes():
     assert cause_chain(ValueError("plain Python")) == []
+
+
+# What HDFS's client raises, as the tests on a real HDFS (test_hdfs_faults.py) see it: on the driver the
+# exception itself; from a task, only its text inside the job's abort message.
+DENIED = 'Permission denied: user=alice, access=READ, inode="/secure/a.csv":bob:bob:-rwx------\n\tat org.apache'
+MISSING = "Could not obtain block: BP-1-127.0.0.1-1:blk_1073741825_1001 file=/landing/a.csv No live nodes contain"
+
+
+@pytest.mark.parametrize(
+    ("chain", "reason"),
+    [
+        (
+            [Cause(ACCESS_DENIED, None, DENIED)],
+            'permission denied on HDFS (user=alice, access=READ, inode="/secure/a.csv":bob:bob:-rwx------)',
+        ),
+        (
+            [Cause("org.apache.spark.SparkException", None, f"Job aborted: Lost task 0.0: {ACCESS_DENIED}: {DENIED}")],
+            'permission denied on HDFS (user=alice, access=READ, inode="/secure/a.csv":bob:bob:-rwx------)',
+        ),
+        (
+            [Cause("org.apache.spark.SparkException", None, f"Job aborted: {BLOCK_MISSING}: {MISSING}")],
+            "no live DataNode holds a block of /landing/a.csv (a DataNode is down or unreachable)",
+        ),
+        ([Cause("java.io.IOException", None, "Connection reset by peer")], None),
+        ([], None),
+    ],
+    ids=["denied-on-driver", "denied-in-a-task", "block-missing-in-a-task", "other-io-error", "not-java"],
+)
+def test_hdfs_refusals_are_named_in_one_line(chain, reason):
+    assert hdfs_refused(chain) == reason

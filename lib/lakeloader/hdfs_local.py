@@ -44,17 +44,22 @@ class LocalHdfs:
 
     def stop(self) -> None:
         """Stop the JVM (its whole process group) and wait for it, then remove a temp dir; idempotent."""
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=30)
-            except ProcessLookupError:
-                pass
+        stop_jvm(self.proc)
         if self.owns_dir:
             shutil.rmtree(self.base_dir, ignore_errors=True)
+
+
+def stop_jvm(proc: subprocess.Popen) -> None:
+    """Stop a JVM started in its own process group (and anything it forked) and wait for it; idempotent."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        except ProcessLookupError:
+            pass
 
 
 def java_missing() -> str | None:

@@ -42,6 +42,9 @@ def write_run(df, inp: Input, root: str, plan, version: str, table: TableConfig,
                 f"({malformed.message.splitlines()[0][:200] if malformed.message else 'see the Spark log'}); "
                 "nothing was published; set on_bad_records: quarantine or drop to load the rest"
             ) from None
+        refused = spark_errors.hdfs_refused(chain)
+        if refused:
+            raise InputError(f"{where}: {refused}; nothing was published") from None
         if spark_errors.input_file_vanished(chain):
             raise InputError(
                 f"{where}: an input file vanished during the run; rerun when the input is stable"

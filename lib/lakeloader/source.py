@@ -14,6 +14,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakeloader import spark_errors
 from lakeloader.config import SourceConfig
 from lakeloader.errors import ConfigError, InputError
 from lakeloader.session import spark_uri
@@ -81,6 +82,9 @@ def read_source(
         raise InputError(f"cannot read {src.format} input {shown}: {_first_line(e)}") from None
     except (PySparkException, Py4JJavaError) as e:  # a file that is not what `format` says fails in the JVM
         # Only Spark's own failures are input errors: a Python bug must surface as a bug, not as exit 2.
+        refused = spark_errors.hdfs_refused(spark_errors.cause_chain(e))
+        if refused:
+            raise InputError(f"cannot read {shown}: {refused}") from None
         raise InputError(f"cannot read {shown} as {src.format}: {_first_line(e)}") from None
     if not df.columns or df.columns == [CORRUPT]:
         raise InputError(f"input {shown} has no columns as {src.format}; is 'format: {src.format}' right?")

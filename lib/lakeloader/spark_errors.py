@@ -6,10 +6,13 @@ the whole stack of causes; the causes themselves say exactly what happened, so l
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Optional
 
 MALFORMED_RECORD = "MALFORMED_RECORD_IN_PARSING"
+ACCESS_DENIED = "org.apache.hadoop.security.AccessControlException"
+BLOCK_MISSING = "org.apache.hadoop.hdfs.BlockMissingException"
 _MAX_DEPTH = 20  # a cause chain is a few links; this only guards against a cycle
 
 
@@ -55,3 +58,35 @@ def input_file_vanished(chain: list[Cause]) -> bool:
     return find(chain, java_class="java.io.FileNotFoundException") is not None or any(
         "SparkFileNotFoundException" in c.message for c in chain
     )
+
+
+def hdfs_refused(chain: list[Cause]) -> Optional[str]:
+    """One line when HDFS refused a read: permission denied, or a block no live DataNode holds; else None.
+
+    Found as a cause of that class (a listing on the driver), or named in a cause's message (Spark 3.5
+    aborts a job with the failed task's exception only in its message).
+    """
+    denied = _text_of(chain, ACCESS_DENIED)
+    if denied is not None:
+        detail = re.search(r"Permission denied: ([^\n]*)", denied)
+        return f"permission denied on HDFS ({detail.group(1).strip() if detail else denied[:200]})"
+    missing = _text_of(chain, BLOCK_MISSING)
+    if missing is not None:
+        file = re.search(r"file=(\S+)", missing)
+        return (
+            f"no live DataNode holds a block of {file.group(1) if file else 'an input file'} "
+            "(a DataNode is down or unreachable)"
+        )
+    return None
+
+
+def _text_of(chain: list[Cause], java_class: str) -> Optional[str]:
+    """The message of a cause of `java_class`, or what follows the class's name in a cause's message."""
+    for c in chain:
+        if c.java_class == java_class:
+            return c.message
+    for c in chain:
+        at = c.message.find(java_class)
+        if at >= 0:
+            return c.message[at + len(java_class) :].lstrip(": ")
+    return None
