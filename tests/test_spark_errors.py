@@ -70,10 +70,21 @@ MISSING = "Could not obtain block: BP-1-127.0.0.1-1:blk_1073741825_1001 file=/la
             [Cause("org.apache.spark.SparkException", None, f"Job aborted: {BLOCK_MISSING}: {MISSING}")],
             "no live DataNode holds a block of /landing/a.csv (a DataNode is down or unreachable)",
         ),
+        (
+            [Cause(ACCESS_DENIED, None, "Access to /secure refused by a plugin\n\tat org.apache")],
+            "permission denied on HDFS (Access to /secure refused by a plugin)",
+        ),
         ([Cause("java.io.IOException", None, "Connection reset by peer")], None),
         ([], None),
     ],
-    ids=["denied-on-driver", "denied-in-a-task", "block-missing-in-a-task", "other-io-error", "not-java"],
+    ids=[
+        "denied-on-driver",
+        "denied-in-a-task",
+        "block-missing-in-a-task",
+        "denied-other-text",
+        "other-io-error",
+        "not-java",
+    ],
 )
 def test_hdfs_refusals_are_named_in_one_line(chain, reason):
     assert hdfs_refused(chain) == reason

@@ -69,7 +69,8 @@ def hdfs_refused(chain: list[Cause]) -> Optional[str]:
     denied = _text_of(chain, ACCESS_DENIED)
     if denied is not None:
         detail = re.search(r"Permission denied: ([^\n]*)", denied)
-        return f"permission denied on HDFS ({detail.group(1).strip() if detail else denied[:200]})"
+        first = (denied.strip().splitlines() or ["no detail"])[0]
+        return f"permission denied on HDFS ({(detail.group(1) if detail else first).strip()[:300]})"
     missing = _text_of(chain, BLOCK_MISSING)
     if missing is not None:
         file = re.search(r"file=(\S+)", missing)
