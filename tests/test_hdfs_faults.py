@@ -9,10 +9,10 @@ import sys
 import pytest
 
 from conftest import events_contents, events_table, expected_from_csv, hdfs_put
-from lakeloader import pipeline
 from lakeloader.catalog import open_catalog
 from lakeloader.cli import main
 from lakeloader.config import load_config
+from lakeloader.faults import at
 from lakeloader.sample import generate
 
 pytestmark = [pytest.mark.spark, pytest.mark.e2e]
@@ -48,7 +48,7 @@ def published(cfg: str) -> bool:
 
 
 def test_a_datanode_dying_before_the_read_fails_in_one_line_and_the_rerun_converges(
-    spark, split_hdfs, write_config, tmp_path, capsys, monkeypatch
+    spark, split_hdfs, write_config, tmp_path, capsys
 ):
     local = tmp_path / "in"
     generate(local, rows=1_000, files=2, days=2, bad_rows=0, seed=31)
@@ -57,14 +57,8 @@ def test_a_datanode_dying_before_the_read_fails_in_one_line_and_the_rerun_conver
     argv = ["run", "--config", cfg, "--table", "events", "--input", f"{split_hdfs.uri}/landing/events"]
 
     # The DataNode dies after planning (the listing is the NameNode's) and before the write job reads a block.
-    write = pipeline.write_version
-
-    def datanode_dies_first(*args, **kwargs):
-        split_hdfs.stop_datanode()
-        return write(*args, **kwargs)
-
-    monkeypatch.setattr(pipeline, "write_version", datanode_dies_first)
-    assert main(argv) == 2
+    with at("before-write", split_hdfs.stop_datanode):
+        assert main(argv) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
     last = err.strip().splitlines()[-1]
@@ -74,7 +68,6 @@ def test_a_datanode_dying_before_the_read_fails_in_one_line_and_the_rerun_conver
     assert not published(cfg)
     assert not [p for p in (tmp_path / "warehouse").rglob("*.parquet") if "_lakeloader" not in p.parts]
 
-    monkeypatch.undo()
     split_hdfs.start_datanode()
     assert main(argv) == 0
     assert events_contents(cfg) == expected_from_csv(local)

@@ -121,6 +121,7 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
         versions.remove_abandoned_attempts(root, run_id, attempt, catalog, table, aws)
 
         plan = plan_layout(names, table.target_file_mb, table.max_records_per_file)
+        failpoint("before-write")
         with stage("write", timings):
             written = write_run(df, inp, root, plan, version, table, f"{where}.source ({uri})", aws)
         timings["statistics (part of write)"] = written.stats_seconds
