@@ -32,6 +32,8 @@ PYTEST_ARGS ?=
 # (Maven's repository layout); lib/lakeloader/jvm.py finds them there. Maven's own plugins go there too.
 JARS_DIR   := $(CACHE)/jars
 MVN        ?= mvn
+# Maven 3.8 with -q still writes two colour-reset codes to stdout and stderr, so both are dropped; on a
+# failure the one-line error gives the command that shows Maven's own output.
 MVN_FLAGS  := -q -B -Dstyle.color=never -f jvm/pom.xml -Dmaven.repo.local=$(JARS_DIR)
 JVM_PROFILES := spark hdfs
 
@@ -62,7 +64,7 @@ install: $(STAMP) ## build .venv/ (lakeloader editable, pinned deps) and fetch t
 	  $(BIN)/python -m lakeloader.jvm check $$p 2>/dev/null && continue; \
 	  command -v $(MVN) >/dev/null || { echo "make install: Maven (mvn) is needed once to fetch the jars of jvm/pom.xml (apt-get install maven, brew install maven)" >&2; exit 2; }; \
 	  echo "fetching the '$$p' jars of jvm/pom.xml into $(JARS_DIR)"; \
-	  $(MVN) $(MVN_FLAGS) -P $$p dependency:resolve >/dev/null || { echo "make install: mvn could not resolve jvm/pom.xml (-P $$p); run: $(MVN) -B -f jvm/pom.xml -P $$p -Dmaven.repo.local=$(JARS_DIR) dependency:resolve" >&2; exit 2; }; \
+	  $(MVN) $(MVN_FLAGS) -P $$p dependency:resolve >/dev/null 2>&1 || { echo "make install: mvn could not resolve jvm/pom.xml (-P $$p); run: $(MVN) -B -f jvm/pom.xml -P $$p -Dmaven.repo.local=$(JARS_DIR) dependency:resolve" >&2; exit 2; }; \
 	  $(BIN)/python -m lakeloader.jvm check $$p; \
 	done
 
