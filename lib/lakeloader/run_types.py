@@ -13,6 +13,8 @@ from lakeloader.validate import Report
 
 @dataclass(frozen=True)
 class RunOptions:
+    """What the caller asks of one run: its date, and optionally the input, run id, mode and a dry run."""
+
     run_date: dt.date
     input_uri: Optional[str] = None
     run_id: Optional[str] = None
@@ -22,6 +24,8 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class RunSummary:
+    """How a run ended: its manifest, the outcome, and what it published and audited."""
+
     manifest: Manifest
     manifest_uri: Optional[str]
     outcome: str  # published | already-published | recovered | dry-run

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def write_run(df, inp: Input, root: str, plan, version: str, table: TableConfig, where: str, aws) -> WriteResult:  # noqa: ANN001
+    """Write the run's version directories; a malformed row or a vanished input file is one InputError."""
     try:
         result = write_version(
             df, inp.bad, root, plan, version, table.compression, aws, unparsed_conditions(table.partitions)

@@ -163,4 +163,5 @@ def in_parallel(tasks: list[Callable[[], T]], max_in_flight: int) -> list[T]:
 
 
 def chunks(items: list[T], size: int) -> list[list[T]]:
+    """`items` in consecutive lists of at most `size` (Glue's batch limits)."""
     return [items[i : i + size] for i in range(0, len(items), size)]

@@ -65,6 +65,7 @@ def explain(reason: str) -> Optional[str]:
 
 
 def failure_message(info: AthenaExecution) -> str:
+    """The one line for a query that did not succeed: Athena's reason and what it means, or why there is none."""
     if info.reason:
         hint = explain(info.reason)
         return f"Athena query {info.query_id} {info.state}: {info.reason}{'; ' + hint if hint else ''}"
@@ -77,6 +78,7 @@ def failure_message(info: AthenaExecution) -> str:
 
 
 def client_error_hint(code: str, message: str, config: QueryConfig) -> Optional[str]:
+    """What to check when Athena refuses a call (`code`, `message`), or None."""
     low = message.lower()
     if "output location" in low:
         return "set query.output_location (s3://bucket/prefix/) or a result location on the workgroup"
@@ -90,4 +92,5 @@ def client_error_hint(code: str, message: str, config: QueryConfig) -> Optional[
 
 
 def shorten(text: str) -> str:
+    """`text` cut to a readable length (Athena's reasons can quote whole rows)."""
     return text if len(text) <= _MAX_REASON_CHARS else text[: _MAX_REASON_CHARS - 3] + "..."
