@@ -211,6 +211,10 @@ def _spark_type_name(dtype: T.DataType) -> str:
 
 
 # --- Hive type string parsing ------------------------------------------------------------------------
+# Not sqlglot's type parser, although sqlglot is a dependency: its Hive dialect (30.x) reads `array<int`,
+# `map<string,int>>`, `struct<a int>` and `decimal(a,b)` without complaint, reads `long` as bigint, and turns
+# `struct<select:int>` into a struct without fields. Glue type strings this parser refuses would reach
+# Athena or DuckDB as wrong casts; the malformed cases in tests/test_catalog_types.py pin that down.
 
 
 class _HiveType(NamedTuple):
