@@ -27,11 +27,20 @@ os.environ.pop("AWS_PROFILE", None)
 
 
 @pytest.fixture(scope="session")
-def spark():
-    """The one SparkSession of the test run (local, 2 cores, small shuffles)."""
+def spark(tmp_path_factory):
+    """The one SparkSession of the test run (local, 2 cores, small shuffles).
+
+    Its Hive metastore (used only by tests of Hive table sources) is a Derby database in a temp dir.
+    """
     from lakeloader.session import build_session
 
-    session = build_session("lakeloader-tests", {"spark.sql.shuffle.partitions": "4"}, local=True)
+    hive = tmp_path_factory.mktemp("hive")
+    extra = {
+        "spark.sql.shuffle.partitions": "4",
+        "spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={hive}/metastore_db;create=true",
+        "spark.sql.warehouse.dir": str(hive / "warehouse"),
+    }
+    session = build_session("lakeloader-tests", extra, local=True)
     yield session
     session.stop()
 
@@ -212,3 +221,55 @@ def hdfs_put(spark, local: Path, uri: str) -> None:
     fs.delete(dst, True)
     fs.mkdirs(dst.getParent())
     fs.copyFromLocalFile(False, True, jvm.org.apache.hadoop.fs.Path(str(local)), dst)
+
+
+# The rows of the legacy Hive table `legacy_db.events`: (ds, id, amount, ts, day, country); two inserts per ds.
+LEGACY_ROWS = [
+    ("2024-01-01", 1, "10.50", "2024-01-01 08:00:00", "2024-01-01", "DE"),
+    ("2024-01-01", 2, "-3.25", "2024-01-01 09:30:00", "2024-01-01", "FR"),
+    ("2024-01-02", 3, "99999999.99", "2024-01-02 00:00:01", "2024-01-02", "DE"),
+    ("2024-01-02", 4, None, "2024-01-02 23:59:59", "2024-01-01", None),
+    ("2024-01-02", 5, "0.01", "2024-01-02 12:00:00", "2024-01-02", "US"),
+    ("2024-01-03", 6, "7.00", "2024-01-03 06:00:00", "2024-01-03", "US"),
+]
+
+
+@pytest.fixture(scope="session")
+def legacy_hive(spark, hdfs):
+    """A legacy Hive database `legacy_db` in the test metastore with data on the test HDFS; its location.
+
+    `events`: external, Parquet, partitioned by `ds` (one directory per day, two files each), typed
+    decimal / timestamp / date columns; `clicks_text`: the same rows in a text (SerDe) table; `dims`:
+    unpartitioned. All created with Spark SQL, as a Hive user would.
+    """
+    from lakeloader.metastore import hive_session
+
+    hive = hive_session(spark)
+    root = f"{hdfs}/legacy"
+    hive.sql("CREATE DATABASE IF NOT EXISTS legacy_db")
+    columns = "id BIGINT, amount DECIMAL(12,2), ts TIMESTAMP, day DATE, country STRING"
+    hive.sql(
+        f"CREATE EXTERNAL TABLE legacy_db.events ({columns}) PARTITIONED BY (ds STRING) "
+        f"STORED AS PARQUET LOCATION '{root}/events'"
+    )
+    hive.sql(
+        f"CREATE EXTERNAL TABLE legacy_db.clicks_text ({columns}) PARTITIONED BY (ds STRING) "
+        f"ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' STORED AS TEXTFILE LOCATION '{root}/clicks_text'"
+    )
+    hive.sql(
+        f"CREATE EXTERNAL TABLE legacy_db.dims (code STRING, seen TIMESTAMP) STORED AS PARQUET LOCATION '{root}/dims'"
+    )
+    for ds in sorted({r[0] for r in LEGACY_ROWS}):
+        rows = [r for r in LEGACY_ROWS if r[0] == ds]
+        for half in (rows[:1], rows[1:]):  # two files per partition
+            if not half:
+                continue
+            values = ", ".join(
+                f"({i}, {'NULL' if a is None else f'CAST({a} AS DECIMAL(12,2))'}, TIMESTAMP'{ts}', DATE'{d}', "
+                f"{'NULL' if c is None else repr(c)})"
+                for _, i, a, ts, d, c in half
+            )
+            for table in ("events", "clicks_text"):
+                hive.sql(f"INSERT INTO legacy_db.{table} PARTITION (ds='{ds}') VALUES {values}")
+    hive.sql("INSERT INTO legacy_db.dims VALUES ('a', TIMESTAMP'2024-01-01 00:00:00')")
+    return root

@@ -29,6 +29,7 @@ from lakeloader.errors import InputError
 log = logging.getLogger(__name__)
 _LOGICAL_RELATION = "org.apache.spark.sql.execution.datasources.LogicalRelation"
 _FS_RELATION = "org.apache.spark.sql.execution.datasources.HadoopFsRelation"
+_HIVE_RELATION = "org.apache.spark.sql.catalyst.catalog.HiveTableRelation"
 _METADATA = {"path": "file_path", "size": "file_size", "mtime": "file_modification_time"}
 
 
@@ -67,16 +68,22 @@ def list_input(df: DataFrame, shown: str) -> Listing:
 def listing_frames(df: DataFrame) -> list[DataFrame]:
     """One file-metadata frame per file source under `df`'s plan, each over that source's own index.
 
-    A source that is not a file relation (e.g. a Hive table read through its SerDe) is listed again
-    from the locations `inputFiles()` reports for it, recursively.
+    The optimized plan's leaves, so a filter on partition columns (a Hive table source's `where`) has
+    already pruned each index to the partitions the run reads. A Hive table read through its SerDe
+    (text, not converted to a file source) is listed again from its pruned partitions' locations (a
+    Py4J call per partition, not per file); any other non-file source from the locations `inputFiles()`
+    reports for it, recursively.
     """
     spark = df.sparkSession
     jvm = spark.sparkContext._jvm
     datasources = jvm.org.apache.spark.sql.execution.datasources
-    leaves = df._jdf.queryExecution().analyzed().collectLeaves()
-    out, other = [], False
+    leaves = df._jdf.queryExecution().optimizedPlan().collectLeaves()
+    out, other, hive_dirs = [], False, []
     for i in range(leaves.size()):
         leaf = leaves.apply(i)
+        if leaf.getClass().getName() == _HIVE_RELATION:
+            hive_dirs += _hive_locations(leaf)
+            continue
         relation = leaf.relation() if leaf.getClass().getName() == _LOGICAL_RELATION else None
         if relation is None or relation.getClass().getName() != _FS_RELATION:
             other = True
@@ -94,13 +101,22 @@ def listing_frames(df: DataFrame) -> list[DataFrame]:
         plan = _scala_object(datasources, "LogicalRelation").apply(as_files, False)
         jdf = jvm.org.apache.spark.sql.Dataset.ofRows(relation.sparkSession(), plan)
         out.append(DataFrame(jdf, spark).select(*_metadata()))
-    if other:
-        locations = df.inputFiles()
+    if other or hive_dirs:
+        locations = hive_dirs + (df.inputFiles() if other else [])
         log.warning("listing %d input locations again: their source is not a Spark file index", len(locations))
         if locations:
             again = spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(locations)
             out.append(again.select(*_metadata()))
     return out
+
+
+def _hive_locations(relation) -> list[str]:  # noqa: ANN001
+    """The directories a Hive SerDe table scan reads: its pruned partitions', else the table's own."""
+    pruned = relation.prunedPartitions()
+    if pruned.isDefined():
+        parts = pruned.get()
+        return [parts.apply(i).location().toString() for i in range(parts.size())]
+    return [relation.tableMeta().location().toString()]
 
 
 @contextmanager

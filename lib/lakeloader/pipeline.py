@@ -18,7 +18,7 @@ from lakeloader import storage, versions
 from lakeloader.catalog import open_catalog
 from lakeloader.catalog.tables import columns_from_schema
 from lakeloader.catalog.types import athena_only_columns
-from lakeloader.config import Config, resolve_input
+from lakeloader.config import Config, source_input
 from lakeloader.delta_run import publish_delta
 from lakeloader.errors import InputError, UsageError
 from lakeloader.faults import failpoint
@@ -34,7 +34,7 @@ from lakeloader.run_stage import stage
 from lakeloader.run_types import RunOptions, RunSummary
 from lakeloader.run_write import carry_forward, check_projectable, quarantine_bad_rows, write_run
 from lakeloader.session import configure_s3, require_jars
-from lakeloader.source import read_source
+from lakeloader.source import read_input
 from lakeloader.writer import good_rows, remove_version
 
 log = logging.getLogger(__name__)
@@ -50,14 +50,14 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
     if opts.run_id is not None and not RUN_ID_RE.match(opts.run_id):
         raise UsageError(f"--run-id {opts.run_id!r}: use letters, digits, '.', '_' and '-' (at most 100)")
     where = f"{config.source_file}: tables.{table.name}"
-    uri = resolve_input(table.source.path, opts.input_uri, opts.run_date)
+    uri = source_input(table.source, opts.input_uri, opts.run_date)
     root, admin, aws = config.table_location(table), config.admin_location(table), config.aws
     timings: dict[str, float] = {}
     configure_s3(spark, aws)
 
     with stage("plan", timings):
         require_jars(spark, config, table, uri)  # a missing jar is one line here, not a Java trace mid-write
-        inp = read_source(spark, table.source, [uri], where)
+        inp = read_input(spark, table.source, uri, opts.run_date, where)
         listing = list_input(inp.df, inp.shown)  # Spark's own listing of the read, fingerprinted in one job
         check_rules(inp.df.schema, table.partitions, where)
         df = add_partition_columns(inp.df, table.partitions)

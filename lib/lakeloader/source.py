@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from pyspark.sql import types as T
 from lakeloader import spark_errors
 from lakeloader.config import SourceConfig
 from lakeloader.errors import ConfigError, InputError
+from lakeloader.metastore import read_table
 from lakeloader.session import spark_uri
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,14 @@ def normalize_columns(df: DataFrame) -> DataFrame:
             raise InputError(f"columns {seen[n]!r} and {c!r} both become {n!r} (Glue lowercases names); rename one")
         seen[n] = c
     return df.select(*[F.col(f"`{orig}`").alias(new) for new, orig in seen.items()])
+
+
+def read_input(spark: SparkSession, src: SourceConfig, name: str, run_date: dt.date, where: str) -> Input:
+    """Read a run's input once: the files at `name` (config.source_input), or the source's Hive table."""
+    if src.table is None:
+        return read_source(spark, src, [name], where)
+    # A table's rows come typed through its SerDe: no malformed-row column to quarantine by.
+    return Input(df=normalize_columns(read_table(spark, src, run_date, where)), bad=None, read_schema=None, shown=name)
 
 
 def read_source(

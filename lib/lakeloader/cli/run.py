@@ -11,7 +11,7 @@ from typing import Any
 
 from lakeloader.cli.format import human_bytes, render_report, text_table
 from lakeloader.cli.output import check_destination, write_text
-from lakeloader.config import Config, load_config, resolve_input
+from lakeloader.config import Config, load_config, source_input
 from lakeloader.errors import ChecksFailed, UsageError
 
 log = logging.getLogger("lakeloader")
@@ -31,7 +31,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _run_tables(args, config)
     table = config.table(args.table)  # fail on a wrong table name before starting a JVM
     run_date = args.run_date or dt.datetime.now(dt.timezone.utc).date()
-    resolve_input(table.source.path, args.input, run_date)  # and on a bad --input template
+    source_input(table.source, args.input, run_date)  # and on a bad --input template
     t = time.monotonic()
     spark = build_session(f"lakeloader-{args.table}", config.spark, verbose=args.verbose)
     opts = RunOptions(

@@ -45,7 +45,13 @@ from lakeloader.config.sections import (
     TableConfig,
     TableScheduleConfig,
 )
-from lakeloader.config.tables import java_date_pattern, render_source_path, resolve_input, validate_table
+from lakeloader.config.tables import (
+    java_date_pattern,
+    render_source_path,
+    resolve_input,
+    source_input,
+    validate_table,
+)
 from lakeloader.errors import ConfigError
 
 __all__ = [
@@ -76,6 +82,7 @@ __all__ = [
     "parse_config",
     "render_source_path",
     "resolve_input",
+    "source_input",
     "suggest",
 ]
 

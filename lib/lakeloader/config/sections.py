@@ -58,8 +58,12 @@ class LockConfig:
 
 @dataclass(frozen=True)
 class SourceConfig:
-    path: str
-    format: Literal["parquet", "orc", "csv", "json", "text"]
+    """Files (`path` + `format`) or a Hive metastore table (`table` + optional `where`); one or the other."""
+
+    path: Optional[str] = None
+    format: Optional[Literal["parquet", "orc", "csv", "json", "text"]] = None
+    table: Optional[str] = None  # database.table in the cluster's Hive metastore
+    where: Optional[str] = None  # a Spark SQL condition; {run_date:<strftime>} filled per run
     options: dict[str, Any] = field(default_factory=dict)
     schema: Optional[str] = None
     on_bad_records: Literal["fail", "quarantine", "drop"] = "fail"

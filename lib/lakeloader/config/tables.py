@@ -16,6 +16,7 @@ from lakeloader.config.sections import (
     CheckConfig,
     PartitionRule,
     ProjectionConfig,
+    SourceConfig,
     TableConfig,
 )
 from lakeloader.errors import ConfigError, UsageError
@@ -47,16 +48,26 @@ def resolve_input(source_path: str, override: Optional[str], run_date: dt.date) 
         raise UsageError(f"--input {override!r}: {e}") from None
 
 
+def source_input(src: SourceConfig, override: Optional[str], run_date: dt.date) -> str:
+    """What a run reads, for messages and the manifest: resolve_input's URI, or `db.table where <condition>`.
+
+    `--input` replaces a path; with a Hive table source it is a UsageError.
+    """
+    if src.table is None:
+        assert src.path is not None  # validate_table: a source without a table has a path
+        return resolve_input(src.path, override, run_date)
+    if override is not None:
+        raise UsageError(f"--input replaces source.path; this table reads the Hive table {src.table} instead")
+    return f"{src.table} where {render_source_path(src.where, run_date)}" if src.where else src.table
+
+
 def validate_table(t: TableConfig, key: str, src: str) -> None:
     def err(sub: str, msg: str) -> ConfigError:
         return ConfigError(f"{src}: {key}.{sub}: {msg}")
 
     if not NAME_RE.match(t.database):
         raise err("database", f"{t.database!r}: lowercase letters, digits and '_' only (Glue lowercases names)")
-    try:
-        render_source_path(t.source.path, dt.date(2024, 1, 31))
-    except ValueError as e:
-        raise err("source.path", str(e)) from None
+    _validate_source(t.source, err)
     if not t.partitions:
         raise err("partitions", "at least one partition rule is required")
     seen: set[str] = set()
@@ -85,6 +96,41 @@ def validate_table(t: TableConfig, key: str, src: str) -> None:
     for i, c in enumerate(t.checks):
         _validate_check(c, f"checks[{i}]", err)
     _validate_projection(t, err)
+
+
+# A Hive table name as the metastore stores it: `database.table`, each a Hive identifier.
+_HIVE_TABLE_RE = re.compile(r"^[A-Za-z0-9_]+\.[A-Za-z0-9_]+$")
+
+
+def _validate_source(s: SourceConfig, err: Any) -> None:
+    """Files (`path` + `format`) or a metastore table (`table` + `where`), never a mix of both."""
+    if s.table is None and s.path is None:
+        raise err("source", "needs either 'path' (+ 'format') for files or 'table' for a Hive metastore table")
+    if s.table is not None:
+        file_keys = [k for k in ("path", "format", "schema") if getattr(s, k) is not None]
+        file_keys += ["options"] if s.options else []
+        file_keys += ["on_bad_records"] if s.on_bad_records != "fail" else []
+        if file_keys:
+            raise err(
+                "source",
+                f"'table' reads a Hive metastore table, so {', '.join(map(repr, file_keys))} cannot be set with it "
+                "(the metastore knows the table's files, format and schema)",
+            )
+        if not _HIVE_TABLE_RE.match(s.table):
+            raise err("source.table", f"{s.table!r} is not database.table (letters, digits and '_')")
+    else:
+        if s.where is not None:
+            raise err("source.where", "filters a Hive 'table' source; a 'path' source selects files by its path")
+        if s.format is None:
+            raise err("source.format", "missing required key (parquet | orc | csv | json | text)")
+    for key in ("path", "where"):
+        text = getattr(s, key)
+        if text is None:
+            continue
+        try:
+            render_source_path(text, dt.date(2024, 1, 31))
+        except ValueError as e:
+            raise err(f"source.{key}", str(e)) from None
 
 
 def _validate_check(c: CheckConfig, where: str, err: Any) -> None:
