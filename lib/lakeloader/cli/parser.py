@@ -8,6 +8,7 @@ import datetime as dt
 from lakeloader import __version__
 from lakeloader.cli.deploy import cmd_deploy_step
 from lakeloader.cli.export import cmd_export
+from lakeloader.cli.migrate import add_migrate_parser, cmd_migrate
 from lakeloader.cli.plan import cmd_plan, cmd_sample
 from lakeloader.cli.query import cmd_query
 from lakeloader.cli.run import cmd_backfill, cmd_run, cmd_validate
@@ -193,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a config key (repeatable); forwarded to the job unless it is an emr.* key",
     )
+    add_migrate_parser(sub, _names)
     add_schedule_parser(sub)
     for command in sub.choices.values():
         # Also after the subcommand (`lakeloader run ... -v`); SUPPRESS keeps a flag given before it.
@@ -239,4 +241,5 @@ COMMANDS = {
     "sample": cmd_sample,
     "deploy-step": cmd_deploy_step,
     "schedule": cmd_schedule,
+    "migrate": cmd_migrate,
 }
