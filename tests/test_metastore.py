@@ -148,6 +148,14 @@ def test_bad_table_or_where_is_one_line_exit_2_and_nothing_written(
     assert not (tmp_path / "warehouse").exists()
 
 
+def test_a_run_date_without_partitions_is_one_line_exit_2(spark, legacy_hive, write_config, tmp_path, capsys):
+    cfg = write_config({"events": hive_table()})
+    assert main(["-q", "run", "--config", cfg, "--table", "events", "--run-date", "2030-01-01"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "input error: input not found: no data files at legacy_db.events where ds = '2030-01-01'"
+    assert not (tmp_path / "warehouse").exists()
+
+
 def test_input_flag_does_not_apply_to_a_table_source(spark, legacy_hive, write_config, capsys):
     cfg = write_config({"events": hive_table()})
     assert main(["run", "--config", cfg, "--table", "events", "--input", "/tmp/x"]) == 2
