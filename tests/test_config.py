@@ -282,7 +282,10 @@ def test_uppercase_partition_name(tmp_path):
 def test_missing_source_path(tmp_path):
     raw = raw_config(tmp_path)
     del raw["tables"]["events"]["source"]["path"]
-    assert config_error(raw) == "config error: conf/test.yaml: tables.events.source.path: missing required key"
+    assert config_error(raw) == (
+        "config error: conf/test.yaml: tables.events.source.path: missing required key "
+        "(or source.table, to read a Hive metastore table)"
+    )
 
 
 def test_missing_warehouse(tmp_path):

@@ -175,7 +175,7 @@ def load_config_source(table: dict):
         ({"table": "legacy_db.events", "where": "ds = '{day}'"}, "source.where: bad placeholder"),
         ({"path": "/data", "format": "csv", "where": "x = 1"}, "source.where: filters a Hive 'table' source"),
         ({"path": "/data"}, "source.format: missing required key"),
-        ({}, "source: needs either 'path'"),
+        ({}, "source.path: missing required key (or source.table"),
     ],
 )
 def test_source_keys_are_validated(source, message):

@@ -105,7 +105,7 @@ _HIVE_TABLE_RE = re.compile(r"^[A-Za-z0-9_]+\.[A-Za-z0-9_]+$")
 def _validate_source(s: SourceConfig, err: Any) -> None:
     """Files (`path` + `format`) or a metastore table (`table` + `where`), never a mix of both."""
     if s.table is None and s.path is None:
-        raise err("source", "needs either 'path' (+ 'format') for files or 'table' for a Hive metastore table")
+        raise err("source.path", "missing required key (or source.table, to read a Hive metastore table)")
     if s.table is not None:
         file_keys = [k for k in ("path", "format", "schema") if getattr(s, k) is not None]
         file_keys += ["options"] if s.options else []
