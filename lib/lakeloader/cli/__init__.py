@@ -2,7 +2,7 @@
 
 - parser.py: every subcommand's arguments and the function that runs it
 - run.py (run, backfill, validate), query.py, versions.py (history, rollback), plan.py (plan, sample), deploy.py,
-  export.py
+  export.py, migrate.py
 - format.py: tables, CSV, JSON and the validation report; output.py: writing --output and --report files
 """
 
