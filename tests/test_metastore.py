@@ -13,11 +13,12 @@ import yaml
 from conftest import LEGACY_ROWS
 from lakeloader.catalog import open_catalog
 from lakeloader.cli import main
-from lakeloader.config import load_config, parse_config
+from lakeloader.config import SourceConfig, load_config, parse_config
 from lakeloader.errors import ConfigError
 from lakeloader.listing import list_input
 from lakeloader.metastore import hive_session, read_table
 from lakeloader.query import open_engine
+from lakeloader.source import read_input
 
 pytestmark = pytest.mark.spark
 
@@ -154,6 +155,19 @@ def test_a_run_date_without_partitions_is_one_line_exit_2(spark, legacy_hive, wr
     err = capsys.readouterr().err.strip()
     assert err == "input error: input not found: no data files at legacy_db.events where ds = '2030-01-01'"
     assert not (tmp_path / "warehouse").exists()
+
+
+def test_a_file_source_never_starts_a_metastore_client(spark, tmp_path, monkeypatch):
+    import lakeloader.metastore
+
+    def refuse(_spark):
+        raise AssertionError("a file source asked for the Hive metastore")
+
+    monkeypatch.setattr(lakeloader.metastore, "hive_session", refuse)
+    spark.range(3).write.parquet(str(tmp_path / "in"))
+    src = SourceConfig(path=str(tmp_path / "in"), format="parquet")
+    inp = read_input(spark, src, str(tmp_path / "in"), dt.date(2024, 1, 1), "tables.t")
+    assert inp.df.count() == 3 and spark.conf.get("spark.sql.catalogImplementation") == "in-memory"
 
 
 def test_input_flag_does_not_apply_to_a_table_source(spark, legacy_hive, write_config, capsys):
