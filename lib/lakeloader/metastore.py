@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Optional
 
-from pyspark.errors import AnalysisException, ParseException
+from py4j.protocol import Py4JJavaError
+from pyspark.errors import AnalysisException, ParseException, PySparkException
 from pyspark.sql import DataFrame, SparkSession
 
 from lakeloader.config import SourceConfig, render_source_path
@@ -46,11 +46,6 @@ def hive_session(spark: SparkSession) -> SparkSession:
     return _siblings[key]
 
 
-def render_where(src: SourceConfig, run_date: dt.date) -> Optional[str]:
-    """The source's `where` for this run date, or None."""
-    return render_source_path(src.where, run_date) if src.where else None
-
-
 def read_table(spark: SparkSession, src: SourceConfig, run_date: dt.date, where: str) -> DataFrame:
     """The source table's rows (lazily), filtered by its rendered `where` so Spark prunes partitions.
 
@@ -60,11 +55,15 @@ def read_table(spark: SparkSession, src: SourceConfig, run_date: dt.date, where:
     assert src.table is not None
     hive = hive_session(spark)
     database, name = src.table.split(".", 1)
-    if not hive.catalog.databaseExists(database):
+    try:
+        exists = hive.catalog.databaseExists(database)
+    except (Py4JJavaError, PySparkException) as e:  # e.g. an HMS at hive.metastore.uris that does not answer
+        raise InputError(f"{where}.source.table: cannot reach the Hive metastore: {_first_line(e)}") from None
+    if not exists:
         raise InputError(f"{where}.source.table: no database {database!r} in the Hive metastore")
     if not hive.catalog.tableExists(src.table):
         raise InputError(f"{where}.source.table: no table {name!r} in Hive database {database!r}")
-    cond = render_where(src, run_date)
+    cond = render_source_path(src.where, run_date) if src.where else None
     try:
         df = hive.table(src.table)
         if cond:
