@@ -47,6 +47,12 @@ class TableExistsError(CatalogError):
     """create_table found the table already there (the atomic step locks are built on)."""
 
 
+class StorageError(LakeloaderError):
+    """The object store (S3) or a filesystem failed a request after every retry its client makes."""
+
+    kind = "storage error"
+
+
 class LockedError(LakeloaderError):
     """Another run holds the table's lock; retrying later is the fix."""
 

@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from lakeloader import spark_errors, storage
 from lakeloader.config import TableConfig
-from lakeloader.errors import InputError
+from lakeloader.errors import InputError, StorageError
 from lakeloader.hive import HIVE_DEFAULT_PARTITION
 from lakeloader.partitioning import unparsed_conditions
 from lakeloader.projection import unreachable
@@ -49,6 +49,12 @@ def write_run(df, inp: Input, root: str, plan, version: str, table: TableConfig,
         if spark_errors.input_file_vanished(chain):
             raise InputError(
                 f"{where}: an input file vanished during the run; rerun when the input is stable"
+            ) from None
+        store = spark_errors.storage_failure(chain)
+        if store:
+            raise StorageError(
+                f"writing {root}: {store.java_class.rsplit('.', 1)[-1]}: {' '.join(store.message.split())[:300]} "
+                "(after s3a's retries); nothing was published; rerun when S3 answers again"
             ) from None
         raise
     for name, n in result.unparsed.items():

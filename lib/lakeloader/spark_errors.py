@@ -91,3 +91,14 @@ def _text_of(chain: list[Cause], java_class: str) -> Optional[str]:
         if at >= 0:
             return c.message[at + len(java_class) :].lstrip(": ")
     return None
+
+
+# Where the S3 clients' exceptions live: S3A's own (AWSServiceThrottledException, AWSStatus500Exception,
+# AWSClientIOException, ...), the AWS SDKs' (v1, v2) and EMRFS's.
+_STORE_PACKAGES = ("org.apache.hadoop.fs.s3a.", "com.amazonaws.", "software.amazon.awssdk.", "com.amazon.ws.emr.")
+
+
+def storage_failure(chain: list[Cause]) -> Optional[Cause]:
+    """The innermost cause raised by an S3 client (after its retries), or None when S3 is not to blame."""
+    found = [c for c in chain if c.java_class.startswith(_STORE_PACKAGES)]
+    return found[-1] if found else None

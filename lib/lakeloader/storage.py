@@ -10,7 +10,7 @@ import functools
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Callable, Optional, TypeVar
 from urllib.parse import urlparse
 
 import pyarrow as pa
@@ -18,6 +18,9 @@ import pyarrow.parquet as pq
 from pyarrow import fs as pafs
 
 from lakeloader.config import AwsConfig
+from lakeloader.errors import StorageError
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,24 @@ class FileInfo:
     uri: str
     size: int
     mtime_ns: int = 0
+
+
+def _one_line_errors(fn: F) -> F:
+    """A store's failure (an OSError from pyarrow, a botocore error), after its client's retries, becomes a
+    one-line StorageError naming the operation and the URI; what the function handles itself never gets here."""
+
+    @functools.wraps(fn)
+    def wrapper(target: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(target, *args, **kwargs)
+        except Exception as e:
+            if not isinstance(e, OSError) and not type(e).__module__.startswith("botocore."):
+                raise  # a bug, or a lakeloader error already
+            where = target if isinstance(target, str) else f"{len(target)} files"
+            message = " ".join(str(e).split())[:500]
+            raise StorageError(f"{fn.__name__.replace('_', ' ')} {where}: {message}") from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 def hadoop_uri(uri: str, on_cluster: bool) -> str:
@@ -52,7 +73,7 @@ def to_filesystem(uri: str, aws: Optional[AwsConfig] = None) -> tuple[pafs.FileS
         return _LOCAL, parsed.path or uri
     if parsed.scheme in ("s3", "s3a"):
         aws = aws or AwsConfig()
-        return _s3(aws.region, aws.endpoint_url), f"{parsed.netloc}{parsed.path}"
+        return _s3(aws.region, aws.endpoint_url, aws.max_attempts), f"{parsed.netloc}{parsed.path}"
     raise ValueError(f"unsupported storage scheme in {uri!r}")
 
 
@@ -66,11 +87,12 @@ _LOCAL = pafs.LocalFileSystem()
 
 
 @functools.lru_cache(maxsize=8)
-def _s3(region: str, endpoint_url: Optional[str]) -> pafs.S3FileSystem:
+def _s3(region: str, endpoint_url: Optional[str], max_attempts: int) -> pafs.S3FileSystem:
     """One S3 filesystem per endpoint for the whole process: building one resolves credentials and
     opens a connection pool, which per written file would cost more than the request itself.
-    pyarrow's S3FileSystem is thread-safe and refreshes expiring credentials on its own."""
-    kwargs: dict = {"region": region}
+    pyarrow's S3FileSystem is thread-safe and refreshes expiring credentials on its own. Its AWS SDK
+    retries like botocore's standard mode, with the same `aws.max_attempts` (pyarrow's default is 3)."""
+    kwargs: dict = {"region": region, "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=max_attempts)}
     if endpoint_url:
         ep = urlparse(endpoint_url)
         kwargs.update(endpoint_override=ep.netloc, scheme=ep.scheme or "http", force_virtual_addressing=False)
@@ -82,6 +104,7 @@ def _uri(prefix_uri: str, fs_path: str) -> str:
     return f"{scheme}://{fs_path}" if scheme != "file" else f"file://{fs_path}"
 
 
+@_one_line_errors
 def write_text(uri: str, text: str, aws: Optional[AwsConfig] = None) -> None:
     """Write a small text file, creating parent directories; replaces atomically on a local disk."""
     fs, path = to_filesystem(uri, aws)
@@ -95,6 +118,7 @@ def write_text(uri: str, text: str, aws: Optional[AwsConfig] = None) -> None:
         fs.move(tmp, path)
 
 
+@_one_line_errors
 def read_text(uri: str, aws: Optional[AwsConfig] = None) -> Optional[str]:
     """The file's text, or None when it does not exist."""
     fs, path = to_filesystem(uri, aws)
@@ -105,6 +129,7 @@ def read_text(uri: str, aws: Optional[AwsConfig] = None) -> Optional[str]:
         return None
 
 
+@_one_line_errors
 def list_files(uri: str, aws: Optional[AwsConfig] = None, suffix: str = "") -> list[FileInfo]:
     """Files below a prefix (recursively), skipping hidden and underscore-prefixed names."""
     fs, path = to_filesystem(uri, aws)
@@ -121,6 +146,7 @@ def list_files(uri: str, aws: Optional[AwsConfig] = None, suffix: str = "") -> l
     return sorted(out, key=lambda f: f.uri)
 
 
+@_one_line_errors
 def list_dirs(
     root: str, dirs: Sequence[str], aws: Optional[AwsConfig] = None, suffix: str = ""
 ) -> dict[str, list[FileInfo]]:
@@ -151,6 +177,7 @@ def list_dirs(
 _TAIL = 64 * 1024  # one ranged GET of a file's last 64 KiB holds the footer of all but very wide files
 
 
+@_one_line_errors
 def parquet_footers(files: Sequence[FileInfo], aws: Optional[AwsConfig] = None) -> list[pq.FileMetaData]:
     """The Parquet footers of listed files, read concurrently.
 
@@ -179,6 +206,7 @@ def parquet_footers(files: Sequence[FileInfo], aws: Optional[AwsConfig] = None) 
         return list(pool.map(one, files))
 
 
+@_one_line_errors
 def delete_dir(uri: str, aws: Optional[AwsConfig] = None) -> None:
     """Remove a directory (prefix) and everything under it; missing is fine."""
     fs, path = to_filesystem(uri, aws)
@@ -188,6 +216,7 @@ def delete_dir(uri: str, aws: Optional[AwsConfig] = None) -> None:
         pass
 
 
+@_one_line_errors
 def entries(uri: str, aws: Optional[AwsConfig] = None) -> dict[str, bool]:
     """Every file and directory below a prefix, hidden ones too: {path inside the filesystem: is a directory}."""
     fs, path = to_filesystem(uri, aws)
@@ -198,6 +227,7 @@ def entries(uri: str, aws: Optional[AwsConfig] = None) -> dict[str, bool]:
     return {info.path: info.type == pafs.FileType.Directory for info in infos}
 
 
+@_one_line_errors
 def remove_new(uri: str, before: dict[str, bool], aws: Optional[AwsConfig] = None) -> int:
     """Delete what appeared below a prefix since `before` (from entries()), leaving everything else; the count.
 
@@ -220,6 +250,7 @@ def remove_new(uri: str, before: dict[str, bool], aws: Optional[AwsConfig] = Non
 SCRATCH_DIRS = ("_temporary", "__magic")
 
 
+@_one_line_errors
 def clear_interrupted_write(uri: str, aws: Optional[AwsConfig] = None) -> int:
     """Remove what a killed Spark write left below a table root; returns the multipart uploads aborted.
 
@@ -232,6 +263,7 @@ def clear_interrupted_write(uri: str, aws: Optional[AwsConfig] = None) -> int:
     return abort_uploads(uri, aws)
 
 
+@_one_line_errors
 def abort_uploads(uri: str, aws: Optional[AwsConfig] = None) -> int:
     """Abort every incomplete multipart upload below an s3:// prefix (0 for file://); returns how many."""
     parsed = urlparse(uri)
@@ -249,12 +281,14 @@ def abort_uploads(uri: str, aws: Optional[AwsConfig] = None) -> int:
     return n
 
 
+@_one_line_errors
 def exists(uri: str, aws: Optional[AwsConfig] = None) -> bool:
     """True when a file or directory exists at the URI."""
     fs, path = to_filesystem(uri, aws)
     return fs.get_file_info(path).type != pafs.FileType.NotFound
 
 
+@_one_line_errors
 def copy_files(src_uri: str, dst_uri: str, aws: Optional[AwsConfig] = None) -> int:
     """Copy the data files directly under src into dst (server-side on S3); returns the count."""
     fs, src = to_filesystem(src_uri, aws)
@@ -267,6 +301,7 @@ def copy_files(src_uri: str, dst_uri: str, aws: Optional[AwsConfig] = None) -> i
     return n
 
 
+@_one_line_errors
 def find_dirs(uri: str, names: set[str], aws: Optional[AwsConfig] = None) -> list[str]:
     """Directories below a prefix whose last path segment is one of `names` (one recursive listing)."""
     fs, path = to_filesystem(uri, aws)
