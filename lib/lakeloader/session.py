@@ -79,6 +79,20 @@ def require_jars(spark: SparkSession, config: Config, table: TableConfig, input_
         jvm.require("spark", f"tables.{table.name}: {' and '.join(reasons)}")
 
 
+# How s3a retries, set deliberately (docs/reliability.md, "Who retries what"). Two layers multiply: the AWS
+# SDK retries each HTTP request (`attempts.maximum`, its own backoff), and S3A retries each operation the
+# SDK gave up on by the error's class (`retry.*`: resets and 5xx; `retry.throttle.*`: 503 SlowDown).
+# hadoop-aws 3.3.4's defaults (20 SDK x 7 or 20 S3A attempts) let one dead request retry for many minutes;
+# these bound it to 4 x 5 (4 x 7 when throttled), with S3A's backoff doubling from 0.5 s.
+S3A_RETRY_CONF = {
+    "fs.s3a.attempts.maximum": "3",
+    "fs.s3a.retry.limit": "4",
+    "fs.s3a.retry.interval": "500ms",
+    "fs.s3a.retry.throttle.limit": "6",
+    "fs.s3a.retry.throttle.interval": "500ms",
+}
+
+
 def configure_s3(spark: SparkSession, aws: AwsConfig) -> None:
     """Point s3a at the configured region/endpoint (a moto server locally); a no-op for AWS defaults."""
     conf = spark.sparkContext._jsc.hadoopConfiguration()
@@ -87,6 +101,8 @@ def configure_s3(spark: SparkSession, aws: AwsConfig) -> None:
     # 1,774 -> 553 bulk deletes for 600 files); lakeloader only writes fresh _v= directories, so keeping them
     # is harmless, and Hadoop >= 3.3.1 readers, EMRFS and Athena all ignore marker objects.
     conf.set("fs.s3a.directory.marker.retention", "keep")
+    for key, value in S3A_RETRY_CONF.items():
+        conf.set(key, value)
     if aws.endpoint_url:
         ep = urlparse(aws.endpoint_url)
         conf.set("fs.s3a.endpoint", ep.netloc)
