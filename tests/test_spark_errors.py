@@ -13,6 +13,7 @@ from lakeloader.spark_errors import (
     find,
     hdfs_refused,
     input_file_vanished,
+    storage_failure,
 )
 
 pytestmark = pytest.mark.spark
@@ -88,3 +89,14 @@ MISSING = "Could not obtain block: BP-1-127.0.0.1-1:blk_1073741825_1001 file=/la
 )
 def test_hdfs_refusals_are_named_in_one_line(chain, reason):
     assert hdfs_refused(chain) == reason
+
+
+def test_an_s3_failure_is_the_innermost_cause_an_s3_client_raised():
+    chain = [
+        Cause("org.apache.spark.SparkException", "TASK_WRITE_FAILED", "Task failed while writing rows"),
+        Cause("org.apache.hadoop.fs.s3a.AWSServiceThrottledException", None, "upload part: 503 SlowDown"),
+        Cause("com.amazonaws.services.s3.model.AmazonS3Exception", None, "Please reduce your request rate."),
+    ]
+    assert storage_failure(chain) == chain[2]
+    assert storage_failure(chain[:1]) is None
+    assert storage_failure([]) is None

@@ -12,6 +12,7 @@ import pytest
 
 from lakeloader import storage
 from lakeloader.config import AwsConfig
+from lakeloader.errors import StorageError
 
 
 def parquet(path, rows: int, columns: int = 1) -> None:
@@ -74,3 +75,42 @@ def test_one_s3_filesystem_per_endpoint_is_reused_for_every_file():
     other, _ = storage.to_filesystem("s3://bucket/a", AwsConfig(endpoint_url="http://127.0.0.1:2"))
     assert path == "bucket/a/part-0.parquet"
     assert first is again and other is not first
+
+
+@pytest.mark.aws
+def test_s3_failures_after_the_clients_retries_are_one_storage_error_line(moto_endpoint, tmp_path):
+    """pyarrow (listing, text files) and boto3 (footers) each retry aws.max_attempts times, then one line."""
+    from s3_fault_proxy import FaultProxy
+
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    bucket = f"b-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    parquet(tmp_path / "a.parquet", 5)
+    s3.upload_file(str(tmp_path / "a.parquet"), bucket, "t/a.parquet")
+    with FaultProxy(moto_endpoint, {"GET": {"503": 1.0}}) as proxy:
+        aws = AwsConfig(region="us-east-1", endpoint_url=proxy.url, max_attempts=2)
+        with pytest.raises(StorageError) as listing:
+            storage.list_files(f"s3://{bucket}/t", aws)
+        with pytest.raises(StorageError) as text:
+            storage.read_text(f"s3://{bucket}/t/a.parquet", aws)
+        files = [storage.FileInfo(f"s3://{bucket}/t/a.parquet", (tmp_path / "a.parquet").stat().st_size)]
+        with pytest.raises(StorageError) as footers:
+            storage.parquet_footers(files, aws)
+    assert str(listing.value).startswith(f"storage error: list files s3://{bucket}/t: ")
+    assert str(text.value).startswith(f"storage error: read text s3://{bucket}/t/a.parquet: ")
+    assert str(footers.value).startswith("storage error: parquet footers 1 files: ")
+    assert "SlowDown" in str(footers.value)
+    assert all("\n" not in str(e.value) for e in (listing, text, footers))
+    assert proxy.injected[("GET", "503")] >= 3 * 2  # every layer retried, within its bound
+
+
+def test_a_local_filesystem_failure_is_one_storage_error_line(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StorageError, match=r"^storage error: write text .*file/sub/m\.json: "):
+        storage.write_text(str(tmp_path / "file" / "sub" / "m.json"), "{}")  # a file where a directory must go
+
+
+def test_a_bug_is_not_dressed_as_a_storage_error():
+    with pytest.raises(Exception) as bug:
+        storage.list_files(None)  # type: ignore[arg-type]
+    assert not isinstance(bug.value, StorageError)

@@ -42,6 +42,7 @@ _DATE_UNITS = {"DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
 # read (docs/reliability.md, "Who retries what"); the run fails in one line, publishing nothing, past it.
 HTTP_RETRY_SETTINGS = {"http_retries": 6, "http_retry_wait_ms": 200, "http_retry_backoff": 2, "http_timeout": 30}
 
+
 class DuckDBEngine(QueryEngine):
     """A real SQL engine standing in for Athena on a laptop."""
 
