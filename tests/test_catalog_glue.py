@@ -11,16 +11,17 @@ import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 
 from lakeloader import aws
-from lakeloader.catalog.glue import GlueCatalog, RetryPolicy, glue_client
+from lakeloader.catalog.glue import GlueCatalog, glue_client
 from lakeloader.catalog.tables import partition_input, table_input
 from lakeloader.config import AwsConfig, parse_config
 from lakeloader.errors import CatalogError, ConfigError
+from lakeloader.retry import Backoff
 
 pytestmark = pytest.mark.aws
 
 COLUMNS = [{"Name": "id", "Type": "bigint"}]
 KEYS = [{"Name": "dt", "Type": "string"}, {"Name": "country", "Type": "string"}]
-FAST = RetryPolicy(max_attempts=6, base_delay_s=0.001, max_delay_s=0.01, time_limit_s=10)
+FAST = Backoff(initial_s=0.001, max_s=0.01, max_attempts=6, timeout_s=10)
 
 Hook = Callable[[int, dict, Callable[..., dict]], dict]
 
@@ -130,16 +131,57 @@ def test_batches_run_concurrently(real, db):
 # --------------------------------------------------------------------------- throttling
 
 
-def test_call_level_throttling_is_retried(real, db):
-    def first_three_throttled(n, kwargs, call):
-        if n <= 3:
-            raise throttle("BatchCreatePartition")
-        return call(**kwargs)
+class HttpThrottle:
+    """Answers the first `n` HTTP sends of one Glue operation with 400 ThrottlingException, below botocore's
+    retry handler (as Glue would), and counts every send of it: what one request really costs."""
 
-    catalog, client = glue(real, {"batch_create_partition": first_three_throttled})
+    def __init__(self, client: Any, operation: str, n: int = 10**9) -> None:
+        self.n, self.sends = n, 0
+        client.meta.events.register(f"before-send.glue.{operation}", self)
+
+    def __call__(self, request: Any, **_: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        self.sends += 1
+        if self.sends > self.n:
+            return None  # on to the moto server
+
+        class Raw:
+            def stream(self, **_: Any) -> Any:
+                yield b'{"__type": "ThrottlingException", "message": "Rate exceeded"}'
+
+        headers = {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": "throttled"}
+        return AWSResponse(request.url, 400, headers, Raw())
+
+
+def throttled_client(moto_endpoint: str, operation: str, n: int = 10**9, max_attempts: int = 10) -> tuple:
+    aws = AwsConfig(endpoint_url=moto_endpoint, region="us-east-1", max_attempts=max_attempts)
+    client = glue_client(aws)
+    return client, HttpThrottle(client, operation, n)
+
+
+def test_call_level_throttling_is_retried_by_botocore(moto_endpoint, real, db):
+    client, throttle_ = throttled_client(moto_endpoint, "BatchCreatePartition", n=3)
+    catalog = GlueCatalog(AwsConfig(), client=client, retry=FAST)
     catalog.put_partitions(db, "events", parts(250))
-    assert client.calls["batch_create_partition"] == 3 + 3
+    assert throttle_.sends == 3 + 3
     assert_all_registered_once(real, db, parts(250))
+
+
+@pytest.mark.parametrize("max_attempts", [1, 4])
+def test_one_throttled_request_makes_at_most_max_attempts_calls(moto_endpoint, real, db, max_attempts):
+    """botocore's attempts are the only ones for a call: GlueCatalog does not repeat what botocore gave up on
+    (before: 8 of its own x 10 of botocore's = 80 calls for one request)."""
+    client, throttle_ = throttled_client(moto_endpoint, "BatchCreatePartition", max_attempts=max_attempts)
+    catalog = GlueCatalog(AwsConfig(), client=client, retry=FAST)
+    with pytest.raises(CatalogError) as e:
+        catalog.put_partitions(db, "events", parts(50))
+    assert throttle_.sends == max_attempts
+    assert str(e.value) == (
+        f"catalog error: BatchCreatePartition {db}.events: still throttled (ThrottlingException) after "
+        f"{max_attempts} attempts; retry later, lower the calls in flight or raise aws.max_attempts"
+    )
+    assert registered(real, db) == Counter()
 
 
 def test_per_item_throttling_is_retried(real, db):
@@ -157,35 +199,26 @@ def test_per_item_throttling_is_retried(real, db):
     assert_all_registered_once(real, db, parts(250))
 
 
-def test_throttling_gives_up_after_the_attempt_bound(real, db):
-    def always(n, kwargs, call):
-        raise throttle("BatchCreatePartition")
-
-    catalog, client = glue(real, {"batch_create_partition": always}, retry=RetryPolicy(3, 0.001, 0.01, 10))
-    with pytest.raises(CatalogError, match=r"BatchCreatePartition .*events: still throttled .* after 3 attempts"):
-        catalog.put_partitions(db, "events", parts(50))
-    assert client.calls["batch_create_partition"] == 3
-
-
 def test_per_item_throttling_gives_up_naming_partitions(real, db):
     def items_always_throttled(n, kwargs, call):
         return {"Errors": [item_error(p["Values"], "ThrottlingException", "x") for p in kwargs["PartitionInputList"]]}
 
-    catalog, client = glue(real, {"batch_create_partition": items_always_throttled}, retry=RetryPolicy(4, 0.001))
+    policy = Backoff(initial_s=0.001, max_attempts=4)
+    catalog, client = glue(real, {"batch_create_partition": items_always_throttled}, retry=policy)
     with pytest.raises(CatalogError) as e:
         catalog.put_partitions(db, "events", parts(5))
     assert client.calls["batch_create_partition"] == 4
     assert "['d0', 'c0']" in str(e.value) and "\n" not in str(e.value)
 
 
-def test_throttling_gives_up_at_the_time_limit(real, db):
+def test_per_item_throttling_gives_up_at_the_time_limit(real, db):
     import time
 
-    def always(n, kwargs, call):
-        raise throttle("BatchCreatePartition")
+    def items_always_throttled(n, kwargs, call):
+        return {"Errors": [item_error(p["Values"], "ThrottlingException", "x") for p in kwargs["PartitionInputList"]]}
 
-    policy = RetryPolicy(max_attempts=1000, base_delay_s=0.02, max_delay_s=0.02, time_limit_s=0.3)
-    catalog, client = glue(real, {"batch_create_partition": always}, retry=policy)
+    policy = Backoff(initial_s=0.02, max_s=0.02, jitter=0, max_attempts=1000, timeout_s=0.3)
+    catalog, client = glue(real, {"batch_create_partition": items_always_throttled}, retry=policy)
     start = time.monotonic()
     with pytest.raises(CatalogError, match="still throttled"):
         catalog.put_partitions(db, "events", parts(5))

@@ -1,8 +1,8 @@
 """GlueCatalog: the Catalog interface on the AWS Glue Data Catalog (boto3), with LocalCatalog's semantics.
 
-Partitions go in batches of 100 (Glue's limit) with several calls in flight; throttling, whether Glue
-reports it for the whole call or per item, is retried with exponential backoff and jitter within a
-bounded number of attempts and a time limit; every other per-item error is raised.
+Partitions go in batches of 100 (Glue's limit) with several calls in flight; a throttled call is retried by
+botocore (`aws.max_attempts` in all), a throttled item of a batch by GlueCatalog within a bounded number of
+attempts and a time limit (glue_retry.py); every other per-item error is raised.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from botocore.validate import ParamValidator
 from lakeloader import aws as awsutil
 from lakeloader.catalog.base import Catalog, Values
 from lakeloader.catalog.glue_batches import Item, chunks, delete_chunk, in_parallel, put_chunk
-from lakeloader.catalog.glue_retry import GlueCallError, RetryPolicy
+from lakeloader.catalog.glue_retry import DEFAULT_RETRY, GlueCallError, call_error
 from lakeloader.config import AwsConfig
 from lakeloader.errors import CatalogError, TableExistsError
+from lakeloader.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +66,13 @@ class GlueCatalog(Catalog):
         catalog_id: Optional[str] = None,
         client: Any = None,
         max_in_flight: int = 16,
-        retry: Optional[RetryPolicy] = None,
+        retry: Backoff = DEFAULT_RETRY,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
         self.catalog_id = catalog_id
         self.max_in_flight = max_in_flight
-        self.retry = retry or RetryPolicy()
+        self.retry = retry
         self._client = client if client is not None else glue_client(aws, max_in_flight)
 
     # ------------------------------------------------------------------ databases and tables
@@ -185,7 +186,7 @@ class GlueCatalog(Catalog):
         except (ClientError, BotoCoreError) as e:
             if awsutil.error_code(e) == "EntityNotFoundException":
                 return []  # LocalCatalog: a missing table has no partitions
-            raise self._error("GetPartitions", f"{database}.{table}", e) from None
+            raise call_error("GetPartitions", f"{database}.{table}", e) from None
 
     def _check_request(self, operation: str, **kwargs: Any) -> None:
         """Validate one request against the Glue API model (ParamValidationError: a bug in how it was built)."""
@@ -197,7 +198,7 @@ class GlueCatalog(Catalog):
             raise ParamValidationError(report=report.generate_report())
 
     def _call(self, operation: str, where: str, checked: bool = False, **kwargs: Any) -> dict:
-        """Invoke one Glue API operation; _GlueCallError (a one-line CatalogError) on failure.
+        """Invoke one Glue API operation; GlueCallError (a one-line CatalogError) on failure.
 
         Single calls are validated here; batches (`checked`) once per put or delete, before the first.
         """
@@ -210,9 +211,4 @@ class GlueCatalog(Catalog):
         except ParamValidationError:
             raise  # a request we built wrongly is a bug: keep the traceback
         except (ClientError, BotoCoreError) as e:
-            raise self._error(operation, where, e) from None
-
-    @staticmethod
-    def _error(operation: str, where: str, exc: BaseException) -> GlueCallError:
-        code = awsutil.error_code(exc) or type(exc).__name__
-        return GlueCallError(f"{operation} {where}: {code}: {awsutil.error_message(exc)}", code)
+            raise call_error(operation, where, e) from None

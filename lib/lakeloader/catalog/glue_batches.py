@@ -1,14 +1,20 @@
-"""Partitions into and out of Glue in batches (Glue's size limits), several in flight, throttled items retried."""
+"""Partitions into and out of Glue in batches (Glue's size limits), several in flight, throttled items retried.
+
+Each batch has one retry budget (lakeloader.retry) for the items Glue reports failed inside a successful
+call; the calls themselves are retried by botocore only (glue_retry.py).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 from lakeloader import aws as awsutil
-from lakeloader.catalog.glue_retry import Backoff, GlueCallError, RetryPolicy, call_retrying
+from lakeloader.catalog.glue_retry import GlueCallError
 from lakeloader.errors import CatalogError
+from lakeloader.retry import Backoff, attempts
 
 T = TypeVar("T")
 
@@ -23,13 +29,13 @@ class Item:
 
 
 def put_chunk(
-    call: Callable[..., dict], database: str, table: str, chunk: list[Item], retry: RetryPolicy
+    call: Callable[..., dict], database: str, table: str, chunk: list[Item], retry: Backoff
 ) -> tuple[int, int]:
     """Create the chunk's partitions, update those that exist; (created, updated).
 
     Updates are a subset of the chunk, so they fit one BatchUpdatePartition call too.
     """
-    backoff = Backoff(retry)
+    budget = _Budget(retry)
     to_create, to_update = list(chunk), []
     created = updated = 0
     while True:
@@ -44,7 +50,6 @@ def put_chunk(
                 to_create,
                 "PartitionValues",
                 {"AlreadyExistsException"},
-                backoff,
                 PartitionInputList=[i.body for i in to_create],
             )
             exists = [i for i in failed if i.error == "AlreadyExistsException"]
@@ -60,7 +65,6 @@ def put_chunk(
                 to_update,
                 "PartitionValueList",
                 {"EntityNotFoundException"},
-                backoff,
                 Entries=[{"PartitionValueList": i.values, "PartitionInput": i.body} for i in to_update],
             )
             # Deleted by someone else between our create and update: create it again.
@@ -69,15 +73,15 @@ def put_chunk(
             updated += len(to_update) - len(failed)
         if not retry_create and not retry_update:
             return created, updated
-        if not backoff.wait():
+        if not budget.next():
             operation = "BatchCreatePartition" if retry_create else "BatchUpdatePartition"
-            _give_up(operation, database, table, retry_create + retry_update, backoff)
+            _give_up(operation, database, table, retry_create + retry_update, budget.attempt)
         to_create, to_update = retry_create, retry_update
 
 
-def delete_chunk(call: Callable[..., dict], database: str, table: str, chunk: list[Item], retry: RetryPolicy) -> None:
+def delete_chunk(call: Callable[..., dict], database: str, table: str, chunk: list[Item], retry: Backoff) -> None:
     """Delete the chunk's partitions; those already gone are fine."""
-    backoff = Backoff(retry)
+    budget = _Budget(retry)
     todo = chunk
     while todo:
         try:
@@ -89,7 +93,6 @@ def delete_chunk(call: Callable[..., dict], database: str, table: str, chunk: li
                 todo,
                 "PartitionValues",
                 {"EntityNotFoundException"},
-                backoff,
                 PartitionsToDelete=[{"Values": i.values} for i in todo],
             )
         except GlueCallError as e:
@@ -97,8 +100,8 @@ def delete_chunk(call: Callable[..., dict], database: str, table: str, chunk: li
                 return
             raise
         todo = [i for i in failed if i.error != "EntityNotFoundException"]  # missing ones are fine
-        if todo and not backoff.wait():
-            _give_up("BatchDeletePartition", database, table, todo, backoff)
+        if todo and not budget.next():
+            _give_up("BatchDeletePartition", database, table, todo, budget.attempt)
 
 
 def _batch(
@@ -109,17 +112,14 @@ def _batch(
     items: list[Item],
     values_key: str,
     expected: set[str],
-    backoff: Backoff,
     **kwargs: Any,
 ) -> list[Item]:
-    """One batch call (retried while throttled as a whole); the items Glue reported per-item errors for.
+    """One batch call (botocore retries it while throttled as a whole); the items Glue reported errors for.
 
     Throttled items come back with error 'throttled', `expected` codes with their code; any other
     per-item error raises CatalogError naming the partition.
     """
-    response = call_retrying(
-        call, operation, f"{database}.{table}", backoff, DatabaseName=database, TableName=table, **kwargs
-    )
+    response = call(operation, f"{database}.{table}", checked=True, DatabaseName=database, TableName=table, **kwargs)
     by_values = {tuple(i.values): i for i in items}
     failed = []
     for err in response.get("Errors", []):
@@ -139,11 +139,26 @@ def _batch(
     return failed
 
 
-def _give_up(operation: str, database: str, table: str, items: list[Item], backoff: Backoff) -> None:
+class _Budget:
+    """A batch's retry budget: `next()` pauses and is True while another attempt is allowed."""
+
+    def __init__(self, policy: Backoff) -> None:
+        self._attempts: Iterator[int] = attempts(policy)
+        self.attempt = next(self._attempts)
+
+    def next(self) -> bool:
+        following = next(self._attempts, None)
+        if following is None:
+            return False
+        self.attempt = following
+        return True
+
+
+def _give_up(operation: str, database: str, table: str, items: list[Item], tries: int) -> None:
     sample = ", ".join(str(i.values) for i in items[:3]) + (", ..." if len(items) > 3 else "")
     raise CatalogError(
         f"{operation} {database}.{table}: {len(items)} partitions still throttled or conflicting after "
-        f"{backoff.attempt} attempts ({sample}); retry later or lower the calls in flight"
+        f"{tries} attempts ({sample}); retry later or lower the calls in flight"
     )
 
 

@@ -1,49 +1,20 @@
-"""Retrying throttled Glue calls: a bounded budget of attempts and time, with full-jitter backoff."""
+"""Glue's retry split: botocore retries whole calls; this retries the items a batch call reports failed.
+
+A throttled or failed *call* is retried by botocore's retry mode (aws.py: `aws.retry_mode`,
+`aws.max_attempts`), so one request makes at most `aws.max_attempts` HTTP calls and GlueCatalog never
+repeats a call botocore gave up on. A batch call that succeeds can still report per-item errors
+(`Errors`, e.g. a throttled partition); botocore cannot see those, so GlueCatalog retries those items,
+within one budget of attempts and time per batch (`DEFAULT_RETRY`, lakeloader.retry).
+"""
 
 from __future__ import annotations
 
-import random
-import time
-from dataclasses import dataclass, field
-from typing import Any, Callable
-
 from lakeloader import aws as awsutil
 from lakeloader.errors import CatalogError
+from lakeloader.retry import Backoff
 
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How long to keep retrying throttled Glue calls or items of one batch before giving up.
-
-    `max_attempts` counts the first try; `time_limit_s` runs from the batch's first call.
-    """
-
-    max_attempts: int = 8
-    base_delay_s: float = 0.2
-    max_delay_s: float = 5.0
-    time_limit_s: float = 120.0
-    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
-
-
-class Backoff:
-    """One retry budget: attempts counted, sleeps with full jitter, gives up at the bound or the deadline."""
-
-    def __init__(self, policy: RetryPolicy) -> None:
-        self.policy = policy
-        self.deadline = time.monotonic() + policy.time_limit_s
-        self.attempt = 1
-
-    def wait(self) -> bool:
-        """Sleep before the next attempt; False when the attempt bound or the time limit is reached."""
-        p = self.policy
-        if self.attempt >= p.max_attempts:
-            return False
-        delay = random.uniform(0, min(p.max_delay_s, p.base_delay_s * 2 ** (self.attempt - 1)))
-        if time.monotonic() + delay > self.deadline:
-            return False
-        p.sleep(delay)
-        self.attempt += 1
-        return True
+# Per batch: 8 tries of its throttled items, full jitter from 0.2 s up to 5 s apart, 2 minutes at most.
+DEFAULT_RETRY = Backoff(initial_s=0.2, max_s=5.0, jitter=1.0, max_attempts=8, timeout_s=120.0)
 
 
 class GlueCallError(CatalogError):
@@ -54,16 +25,15 @@ class GlueCallError(CatalogError):
         self.code = code
 
 
-def call_retrying(call: Callable[..., dict], operation: str, where: str, backoff: Backoff, **kwargs: Any) -> dict:
-    """`call` (GlueCatalog._call), retried while Glue throttles the whole call (after botocore's retries)."""
-    while True:
-        try:
-            return call(operation, where, checked=True, **kwargs)
-        except GlueCallError as e:
-            if not awsutil.is_throttling(e.code, str(e)):
-                raise
-            if not backoff.wait():
-                raise CatalogError(
-                    f"{operation} {where}: still throttled ({e.code}) after {backoff.attempt} attempts; "
-                    "retry later or lower the calls in flight"
-                ) from None
+def call_error(operation: str, where: str, exc: BaseException) -> GlueCallError:
+    """The one-line error of a Glue call botocore gave up on; a throttled one says after how many attempts."""
+    code = awsutil.error_code(exc) or type(exc).__name__
+    message = awsutil.error_message(exc)
+    if awsutil.is_throttling(code, message):
+        tries = int(getattr(exc, "response", {}).get("ResponseMetadata", {}).get("RetryAttempts", 0)) + 1
+        return GlueCallError(
+            f"{operation} {where}: still throttled ({code}) after {tries} attempts; "
+            "retry later, lower the calls in flight or raise aws.max_attempts",
+            code,
+        )
+    return GlueCallError(f"{operation} {where}: {code}: {message}", code)
