@@ -13,6 +13,7 @@ import json
 import urllib.request
 import uuid
 from collections import Counter
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Callable, Optional
 
@@ -24,8 +25,9 @@ from lakeloader.catalog import open_catalog
 from lakeloader.config import AwsConfig, QueryConfig, parse_config
 from lakeloader.errors import QueryError
 from lakeloader.query import open_engine
-from lakeloader.query.athena import AthenaEngine, PollPolicy
+from lakeloader.query.athena import DEFAULT_POLL, AthenaEngine
 from lakeloader.query.sql import sql_literal
+from lakeloader.retry import Backoff
 
 pytestmark = pytest.mark.aws
 
@@ -100,8 +102,8 @@ class FakeTime:
             raise KeyboardInterrupt
         self.now += seconds
 
-    def policy(self) -> PollPolicy:
-        return PollPolicy(sleep=self.sleep, clock=self.clock)
+    def policy(self) -> Backoff:
+        return replace(DEFAULT_POLL, sleep=self.sleep, clock=self.clock)
 
 
 # --------------------------------------------------------------------------- seeding

@@ -9,10 +9,8 @@ type its column declares (athena_values.py); a failure is one line with what it 
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional
 
 from botocore import xform_name
@@ -25,6 +23,7 @@ from lakeloader.query.athena_errors import client_error_hint, failure_message, s
 from lakeloader.query.athena_values import convert_row, converter, is_header
 from lakeloader.query.base import QueryEngine, QueryResult
 from lakeloader.query.sql import sql_literal
+from lakeloader.retry import Backoff, attempts
 
 log = logging.getLogger(__name__)
 
@@ -33,22 +32,9 @@ MAX_PAGE_SIZE = 1000  # GetQueryResults: MaxResults max 1000
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 
 
-@dataclass(frozen=True)
-class PollPolicy:
-    """How to wait for a query: first delay, doubling up to `max_delay_s`, each delay jittered down by up to `jitter`.
-
-    `sleep` and `clock` are injectable so tests of timeouts and interrupts run instantly.
-    """
-
-    initial_delay_s: float = 0.2
-    max_delay_s: float = 5.0
-    multiplier: float = 2.0
-    jitter: float = 0.5
-    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
-    clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
-
-
-DEFAULT_POLL = PollPolicy()
+# How to wait for a query: from 0.2 s doubling to 5 s, each pause jittered down by up to half (spreads the
+# polls of many drivers); the deadline is `query.timeout_s`, set for each wait. Tests inject sleep and clock.
+DEFAULT_POLL = Backoff(initial_s=0.2, max_s=5.0, jitter=0.5, timeout_s=0)
 
 
 @dataclass(frozen=True)
@@ -99,7 +85,7 @@ class AthenaEngine(QueryEngine):
         query: QueryConfig,
         database: Optional[str] = None,
         client: Any = None,
-        poll: PollPolicy = DEFAULT_POLL,
+        poll: Backoff = DEFAULT_POLL,
         page_size: int = MAX_PAGE_SIZE,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -169,22 +155,14 @@ class AthenaEngine(QueryEngine):
 
     def _wait(self, query_id: str) -> AthenaExecution:
         """Poll until the query ends; what Athena then reports. Raises _Timeout after `timeout_s`."""
-        p = self.poll
-        deadline = p.clock() + self.config.timeout_s
-        delay = p.initial_delay_s
-        while True:
+        # The last pause ends at the deadline, for one final look before giving up.
+        for _ in attempts(replace(self.poll, timeout_s=self.config.timeout_s)):
             execution = self._call("GetQueryExecution", QueryExecutionId=query_id)["QueryExecution"]
             # Kept current while polling, so a caller sees the id and state after a timeout or Ctrl-C too.
             info = self.last_execution = AthenaExecution.from_response(execution)
-            state = info.state
-            if state in TERMINAL_STATES:
+            if info.state in TERMINAL_STATES:
                 return info
-            remaining = deadline - p.clock()
-            if remaining <= 0:
-                raise _Timeout(state)
-            # Jitter spreads the polls of many drivers; the last sleep ends at the deadline for one final look.
-            p.sleep(min(remaining, delay * random.uniform(1.0 - p.jitter, 1.0)))
-            delay = min(delay * p.multiplier, p.max_delay_s)
+        raise _Timeout(info.state)
 
     def _stop(self, query_id: str) -> Optional[str]:
         """Best-effort StopQueryExecution; the problem as text when it failed, else None."""
