@@ -340,3 +340,35 @@ def test_validation_job_starts_a_spark_context_on_a_cluster(monkeypatch, capsys,
     monkeypatch.setattr(session, "is_on_cluster", lambda: True)
     assert job.main(["--config", str(tmp_path / "missing.yaml"), "--table", "t"]) == 2
     assert started == ["lakeloader-validate"]
+
+
+def test_a_new_role_is_retried_for_a_minute_with_backoff_and_other_refusals_are_not():
+    now, sleeps = [0.0], []
+
+    def sleep(s: float) -> None:
+        sleeps.append(s)
+        now[0] += s
+
+    def not_yet(times: int, message: str = "InvalidArn: role not assumable yet") -> Any:
+        calls = []
+
+        def fn() -> str:
+            calls.append(1)
+            if len(calls) <= times:
+                raise DeployError(message)
+            return "created"
+
+        return fn
+
+    assert apply._retry_new_role(not_yet(3), True, sleep, lambda: now[0]) == "created"
+    assert sleeps == [2.0, 4.0, 8.0]
+    sleeps.clear()
+    with pytest.raises(DeployError, match="InvalidArn"):
+        apply._retry_new_role(not_yet(100), True, sleep, lambda: now[0])
+    assert sum(sleeps) == pytest.approx(60.0) and max(sleeps) == 15.0  # a minute, the last pause cut to it
+    sleeps.clear()
+    with pytest.raises(DeployError, match="Throttled"):
+        apply._retry_new_role(not_yet(1, "Throttled"), True, sleep, lambda: now[0])
+    with pytest.raises(DeployError, match="InvalidArn"):
+        apply._retry_new_role(not_yet(1), False, sleep, lambda: now[0])  # a role that existed: no waiting
+    assert sleeps == []

@@ -16,6 +16,7 @@ from typing import Any, Optional
 from lakeloader.config import Config
 from lakeloader.emr.calls import aws_call  # one wrapper turns every AWS refusal into a one-line error
 from lakeloader.errors import DeployError
+from lakeloader.retry import Backoff, attempts
 from lakeloader.schedule.resources import MANAGED_TAG, Plan, Role
 
 log = logging.getLogger(__name__)
@@ -180,16 +181,18 @@ def _validate_remote(sfn: Any, definition: dict[str, Any], name: str) -> None:
 def _retry_new_role(fn: Callable[[], Any], fresh_role: bool, sleep: Callable[[float], None],
                     clock: Callable[[], float]) -> Any:  # fmt: skip
     """A role created seconds ago may not be assumable yet (IAM is eventually consistent): retry for a minute."""
-    deadline, delay = clock() + (60.0 if fresh_role else 0.0), 2.0
-    while True:
+    policy = Backoff(
+        initial_s=2.0, max_s=15.0, jitter=0, timeout_s=60.0 if fresh_role else 0.0, sleep=sleep, clock=clock
+    )
+    for _ in attempts(policy):
         try:
             return fn()
         except DeployError as e:
-            if "InvalidArn" not in str(e) and "AccessDenied" not in str(e) or clock() >= deadline:
+            if "InvalidArn" not in str(e) and "AccessDenied" not in str(e):
                 raise
+            error = e
             log.info("waiting for the new IAM role to become usable: %s", e)
-            sleep(delay)
-            delay = min(delay * 2, 15.0)
+    raise error
 
 
 def _ensure_group(scheduler: Any, group: str, tags: dict[str, str]) -> Change:
