@@ -242,3 +242,29 @@ def test_runs_under_heavy_s3_faults_publish_exactly_their_rows_or_nothing(write_
     rates = {"*": {"503": 0.15, "500": 0.08, "reset": 0.07, "slow": 0.03}}
     injected = check_run_under_faults(write_config, lake, capsys, rates, seed=seed, slow_s=0.3)
     assert sum(injected.values()) >= 10, injected
+
+
+@pytest.mark.spark
+@pytest.mark.aws
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_an_s3a_write_whose_part_uploads_keep_failing_fails_in_one_line_and_publishes_nothing(
+    write_config, lake, capsys
+):
+    """Every multipart part upload answered 503: s3a gives up within its bound (session.py), the run says so."""
+
+    def part_uploads(method: str, path: str, headers: Any) -> bool:
+        return "uploadId=" in path and "partNumber=" in path
+
+    database = f"faults_{uuid.uuid4().hex[:6]}"
+    with FaultProxy(lake["endpoint"], {"PUT": {"503": 1.0}}, match=part_uploads) as proxy:
+        rc = run(write_config, lake, proxy.url, database)
+        err = capsys.readouterr().err
+        assert_failed_in_one_line_and_published_nothing(rc, err, lake, database)
+        line = err.strip().splitlines()[-1]
+        assert line.startswith("storage error: writing s3://") and "nothing was published" in line, line
+        assert open_uploads(lake) == []
+        assert 0 < proxy.injected[("PUT", "503")] <= 4 * 7 * 4  # SDK x S3A throttle attempts, per task in flight
+        proxy.rates = {}
+        assert run(write_config, lake, proxy.url, database) == 0, capsys.readouterr().err[-3000:]
+    assert published_rows(lake, database) == expected_rows(lake)

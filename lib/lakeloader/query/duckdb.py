@@ -36,7 +36,7 @@ FILE_COLUMN = "__lakeloader_file"  # read_parquet's file-name column; a data col
 _DATE_UNITS = {"DAY", "WEEK", "MONTH", "QUARTER", "YEAR"}
 
 
-# httpfs retries a request on a reset or timeout and on 408/429/5xx (S3's 503 SlowDown, 500 InternalError):
+# httpfs retries a request on a reset or timeout and on 5xx (S3's 503 SlowDown, 500 InternalError):
 # 6 retries 0.2 s apart, doubling (0.2 ... 6.4 s, 12.6 s in all) ride out a burst of S3 throttling, where
 # DuckDB's default (3 retries, 0.1 s x 4) gives up after 2.1 s. DuckDB is the only retry layer of an audit
 # read (docs/reliability.md, "Who retries what"); the run fails in one line, publishing nothing, past it.
