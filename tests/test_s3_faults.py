@@ -167,8 +167,8 @@ def open_uploads(lake) -> list[str]:
     return [u["Key"] for u in s3.list_multipart_uploads(Bucket=lake["bucket"]).get("Uploads", [])]
 
 
-def assert_failed_in_one_line_and_published_nothing(rc: int, err: str, lake, database: str) -> None:
-    assert rc != 0
+def assert_failed_in_one_line_and_published_nothing(err: str, lake, database: str) -> str:
+    """The error line of a failed run, after checking it is one line and nothing was published."""
     assert "Traceback" not in err, err[-3000:]
     line = err.strip().splitlines()[-1]
     assert line.split(":")[0].endswith("error"), line  # "<kind> error: what, where"
@@ -176,11 +176,16 @@ def assert_failed_in_one_line_and_published_nothing(rc: int, err: str, lake, dat
     glue = boto3.client("glue", endpoint_url=lake["endpoint"], region_name=REGION)
     names = [t["Name"] for t in glue.get_tables(DatabaseName=database)["TableList"]]
     assert "events" not in names and not [n for n in names if "staging" in n]
+    return line
 
 
-def check_run_under_faults(write_config, lake, capsys, rates: dict, seed: int, **proxy_kw: Any) -> Counter:
-    """One run through the proxy, then a rerun without faults; what the proxy injected in the first."""
+def check_run_under_faults(
+    write_config, lake, capsys, rates: dict, seed: int = 0, **proxy_kw: Any
+) -> tuple[int, str, Counter]:
+    """One run through the proxy: exactly the input's rows published, or one line and nothing; no multipart
+    upload left open; then a rerun without faults converges. (exit code, error line, what was injected)."""
     database = f"faults_{uuid.uuid4().hex[:6]}"
+    line = ""
     with FaultProxy(lake["endpoint"], rates, seed=seed, **proxy_kw) as proxy:
         rc = run(write_config, lake, proxy.url, database)
         err = capsys.readouterr().err
@@ -188,14 +193,14 @@ def check_run_under_faults(write_config, lake, capsys, rates: dict, seed: int, *
         if rc == 0:
             assert published_rows(lake, database) == expected_rows(lake)
         else:
-            assert_failed_in_one_line_and_published_nothing(rc, err, lake, database)
+            line = assert_failed_in_one_line_and_published_nothing(err, lake, database)
         assert open_uploads(lake) == []
         proxy.rates = {}
         assert run(write_config, lake, proxy.url, database) == 0, capsys.readouterr().err[-3000:]
     capsys.readouterr()
     assert published_rows(lake, database) == expected_rows(lake)
     assert open_uploads(lake) == []
-    return injected
+    return rc, line, injected
 
 
 @pytest.mark.spark
@@ -204,7 +209,7 @@ def check_run_under_faults(write_config, lake, capsys, rates: dict, seed: int, *
 def test_a_run_under_s3_faults_publishes_exactly_its_rows_or_nothing(write_config, lake, capsys):
     """A few of every fault on every S3 request (s3a's writes, boto3's manifests, DuckDB's audit reads)."""
     rates = {"*": {"503": 0.05, "500": 0.03, "reset": 0.03, "slow": 0.02}}
-    injected = check_run_under_faults(write_config, lake, capsys, rates, seed=18, slow_s=0.2)
+    _, _, injected = check_run_under_faults(write_config, lake, capsys, rates, seed=18, slow_s=0.2)
     assert sum(injected.values()) >= 3, injected  # the run met faults (the seed fixes which)
 
 
@@ -218,18 +223,9 @@ def test_an_audit_whose_reads_keep_failing_fails_in_one_line_and_publishes_nothi
     from lakeloader.query import duckdb as engine
 
     monkeypatch.setitem(engine.HTTP_RETRY_SETTINGS, "http_retry_wait_ms", 10)  # as many retries, shorter pauses
-    database = f"faults_{uuid.uuid4().hex[:6]}"
-    with FaultProxy(lake["endpoint"], {"GET": {"503": 1.0}}, match=duckdb_only) as proxy:
-        rc = run(write_config, lake, proxy.url, database)
-        err = capsys.readouterr().err
-        assert_failed_in_one_line_and_published_nothing(rc, err, lake, database)
-        line = err.strip().splitlines()[-1]
-        assert line.startswith("query error: ") and "503" in line, line
-        assert proxy.injected[("GET", "503")] >= 7  # DuckDB's first try and its 6 retries
-        assert open_uploads(lake) == []
-        proxy.rates = {}
-        assert run(write_config, lake, proxy.url, database) == 0, capsys.readouterr().err[-3000:]
-    assert published_rows(lake, database) == expected_rows(lake)
+    rc, line, injected = check_run_under_faults(write_config, lake, capsys, {"GET": {"503": 1.0}}, match=duckdb_only)
+    assert rc != 0 and line.startswith("query error: ") and "503" in line, line
+    assert injected[("GET", "503")] >= 7  # DuckDB's first try and its 6 retries
 
 
 @pytest.mark.spark
@@ -240,7 +236,7 @@ def test_an_audit_whose_reads_keep_failing_fails_in_one_line_and_publishes_nothi
 def test_runs_under_heavy_s3_faults_publish_exactly_their_rows_or_nothing(write_config, lake, capsys, seed):
     """Three times the fast variant's rates, several seeds."""
     rates = {"*": {"503": 0.15, "500": 0.08, "reset": 0.07, "slow": 0.03}}
-    injected = check_run_under_faults(write_config, lake, capsys, rates, seed=seed, slow_s=0.3)
+    _, _, injected = check_run_under_faults(write_config, lake, capsys, rates, seed=seed, slow_s=0.3)
     assert sum(injected.values()) >= 10, injected
 
 
@@ -256,15 +252,6 @@ def test_an_s3a_write_whose_part_uploads_keep_failing_fails_in_one_line_and_publ
     def part_uploads(method: str, path: str, headers: Any) -> bool:
         return "uploadId=" in path and "partNumber=" in path
 
-    database = f"faults_{uuid.uuid4().hex[:6]}"
-    with FaultProxy(lake["endpoint"], {"PUT": {"503": 1.0}}, match=part_uploads) as proxy:
-        rc = run(write_config, lake, proxy.url, database)
-        err = capsys.readouterr().err
-        assert_failed_in_one_line_and_published_nothing(rc, err, lake, database)
-        line = err.strip().splitlines()[-1]
-        assert line.startswith("storage error: writing s3://") and "nothing was published" in line, line
-        assert open_uploads(lake) == []
-        assert 0 < proxy.injected[("PUT", "503")] <= 4 * 7 * 4  # SDK x S3A throttle attempts, per task in flight
-        proxy.rates = {}
-        assert run(write_config, lake, proxy.url, database) == 0, capsys.readouterr().err[-3000:]
-    assert published_rows(lake, database) == expected_rows(lake)
+    rc, line, injected = check_run_under_faults(write_config, lake, capsys, {"PUT": {"503": 1.0}}, match=part_uploads)
+    assert rc != 0 and line.startswith("storage error: writing s3://") and "nothing was published" in line, line
+    assert 0 < injected[("PUT", "503")] <= 4 * 7 * 4  # SDK x S3A throttle attempts, per task in flight
