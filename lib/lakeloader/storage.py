@@ -99,6 +99,14 @@ def _s3(region: str, endpoint_url: Optional[str], max_attempts: int) -> pafs.S3F
     return pafs.S3FileSystem(**kwargs)
 
 
+@functools.lru_cache(maxsize=8)
+def _s3_client(aws: AwsConfig) -> Any:
+    """One boto3 S3 client per AWS config for the process (thread-safe; 16 connections for the footer reads)."""
+    from lakeloader.aws import client  # boto3 only where S3 is used
+
+    return client("s3", aws, pool_size=16)
+
+
 def _uri(prefix_uri: str, fs_path: str) -> str:
     scheme = urlparse(prefix_uri).scheme or "file"
     return f"{scheme}://{fs_path}" if scheme != "file" else f"file://{fs_path}"
@@ -106,16 +114,18 @@ def _uri(prefix_uri: str, fs_path: str) -> str:
 
 @_one_line_errors
 def write_text(uri: str, text: str, aws: Optional[AwsConfig] = None) -> None:
-    """Write a small text file, creating parent directories; replaces atomically on a local disk."""
+    """Write a small text file, creating parent directories; replaces atomically (one PUT on S3)."""
     fs, path = to_filesystem(uri, aws)
-    local = isinstance(fs, pafs.LocalFileSystem)
-    if local:  # S3 has no directories; creating one would leave an empty marker object
-        fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-    tmp = path + ".tmp" if local else path
-    with fs.open_output_stream(tmp) as out:
+    if not isinstance(fs, pafs.LocalFileSystem):
+        # One PutObject, not pyarrow's output stream: that is a multipart upload, which a failed part
+        # leaves open (and billed) under _lakeloader/; and it takes three requests, not one.
+        bucket, key = path.split("/", 1)
+        _s3_client(aws or AwsConfig()).put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"))
+        return
+    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    with fs.open_output_stream(path + ".tmp") as out:
         out.write(text.encode("utf-8"))
-    if tmp != path:
-        fs.move(tmp, path)
+    fs.move(path + ".tmp", path)
 
 
 @_one_line_errors
@@ -186,9 +196,7 @@ def parquet_footers(files: Sequence[FileInfo], aws: Optional[AwsConfig] = None) 
     """
     s3 = None
     if any(urlparse(f.uri).scheme in ("s3", "s3a") for f in files):
-        from lakeloader.aws import client  # boto3 only where S3 is used
-
-        s3 = client("s3", aws or AwsConfig(), pool_size=16)
+        s3 = _s3_client(aws or AwsConfig())
 
     def one(f: FileInfo) -> pq.FileMetaData:
         if s3 is None or urlparse(f.uri).scheme not in ("s3", "s3a"):
@@ -269,9 +277,7 @@ def abort_uploads(uri: str, aws: Optional[AwsConfig] = None) -> int:
     parsed = urlparse(uri)
     if parsed.scheme not in ("s3", "s3a"):
         return 0
-    from lakeloader.aws import client  # boto3 only where S3 is used
-
-    s3 = client("s3", aws or AwsConfig())
+    s3 = _s3_client(aws or AwsConfig())
     bucket, prefix = parsed.netloc, parsed.path.lstrip("/").rstrip("/") + "/"
     n = 0
     for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix):
