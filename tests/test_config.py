@@ -346,6 +346,23 @@ def test_accepted_values_empty_list_is_a_config_error(tmp_path):
     assert "tables.events.checks[0]" in config_error(raw)
 
 
+@pytest.mark.parametrize(
+    ("value", "seconds"), [(None, 3600.0), ("30m", 1800.0), ("1h30m", 5400.0), ("7d", 604800.0), (0, 0.0), ("0", 0.0)]
+)
+def test_retain_for_is_a_duration_defaulting_to_one_hour(tmp_path, value, seconds):
+    raw = raw_config(tmp_path) if value is None else raw_config(tmp_path, retain_for=value)
+    assert parse_config(raw).tables["events"].retain_for_s == seconds
+
+
+@pytest.mark.parametrize("value", ["1 hour", "90", 3600, "-1h", "h", True, ""])
+def test_a_bad_retain_for_is_a_one_line_config_error(tmp_path, value):
+    msg = config_error(raw_config(tmp_path, retain_for=value))
+    assert msg == (
+        f"config error: conf/test.yaml: tables.events.retain_for: {value!r} is not a duration like "
+        "1h, 30m, 1h30m, 45s, 7d or 0"
+    )
+
+
 def test_unique_with_single_column_is_accepted(tmp_path):
     cfg = parse_config(raw_config(tmp_path, checks=[{"kind": "unique", "column": "event_id"}]))
     assert cfg.tables["events"].checks[0].key_columns == ["event_id"]

@@ -96,19 +96,21 @@ def test_rerun_is_a_no_op_and_a_new_run_replaces_partitions(write_config, sample
     assert run(cfg, sample_input) == 0
     assert f"lakeloader run {run_id}: already-published" in capsys.readouterr().out
     # Checks and retention decide nothing about the data: editing them keeps the rerun a no-op...
-    edited = events_table(checks=[{"kind": "not_null", "column": "user_id", "severity": "warn"}], retain_versions=2)
+    edited = events_table(
+        checks=[{"kind": "not_null", "column": "user_id", "severity": "warn"}], retain_versions=2, retain_for="0"
+    )
     assert run(write_config({"events": edited}), sample_input) == 0
     assert f"lakeloader run {run_id}: already-published" in capsys.readouterr().out
     # ...while a setting that changes the files written is a new run.
     assert run(write_config({"events": events_table(compression="zstd")}), sample_input, "--dry-run") == 0
     out = capsys.readouterr().out
     assert "lakeloader run " in out and run_id not in out
-    cfg = write_config({"events": events_table()})
+    cfg = write_config({"events": events_table(retain_for=0)})
     assert run(cfg, sample_input, "--run-id", "second") == 0
     assert "0 new" in capsys.readouterr().out
     assert table_contents(cfg) == first  # exactly one copy of every row
     versions = {p.name for p in (tmp_path / "warehouse/demo/events").rglob("_v=*")}
-    assert versions == {"_v=second"}  # superseded versions were removed
+    assert versions == {"_v=second"}  # with retain_for: 0 superseded versions go at once (tests/test_retention.py)
 
 
 def test_audit_stops_a_failing_run_and_validate_reports_a_published_table(write_config, sample_input, capsys, tmp_path):

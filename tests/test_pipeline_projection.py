@@ -18,6 +18,8 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from lakeloader import retention
+from lakeloader import state as table_state
 from lakeloader.catalog import open_catalog
 from lakeloader.catalog.local import LocalCatalog
 from lakeloader.cli import main
@@ -91,7 +93,7 @@ def registered_partitions(cfg: str) -> list:
     return LocalCatalog(config.catalog.path).get_partitions("demo", "events")
 
 
-def test_a_projected_table_is_published_as_manifests_and_read_like_athena(write_config, tmp_path, capsys):
+def test_a_projected_table_is_published_as_manifests_and_read_like_athena(write_config, tmp_path, capsys, monkeypatch):
     cfg = write_config({"events": table()})
     inp = write_input(tmp_path / "in1", rows_for(["2026-11-01", "2026-11-02"], ["US", "GB", "DE"], 5))
     assert run(cfg, inp) == 0
@@ -108,12 +110,18 @@ def test_a_projected_table_is_published_as_manifests_and_read_like_athena(write_
     assert not [p for p in (warehouse / "demo/events").rglob("*") if p.is_file() and not p.name.endswith(".parquet")]
     assert len(list((warehouse / "_lakeloader/demo/events/symlink").rglob("symlink.txt"))) == 6
 
-    # A new run for one partition flips its manifest to the new version; the old files go.
+    # A new run for one partition flips its manifest to the new version; the old files wait out retain_for
+    # (a query may have planned on them), then vacuum removes them, and not the one the manifest names.
     inp2 = write_input(tmp_path / "in2", rows_for(["2026-11-02"], ["US"], 7, start=1000))
     assert run(cfg, inp2) == 0
     assert dict(athena_view(cfg)) == {**expected, ("2026-11-02", "US"): 7}
     versions = list((warehouse / "demo/events/dt=2026-11-02/country=US").iterdir())
+    assert len(versions) == 2
+    monkeypatch.setattr(retention, "utcnow", lambda: dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2))
+    assert main(["vacuum", "--config", cfg, "--table", "events"]) == 0
+    versions = list((warehouse / "demo/events/dt=2026-11-02/country=US").iterdir())
     assert len(versions) == 1  # retain_versions: 1
+    assert dict(athena_view(cfg)) == {**expected, ("2026-11-02", "US"): 7}
 
 
 def test_rows_outside_the_projection_stop_the_run_and_nothing_is_published(write_config, tmp_path, capsys):
@@ -174,12 +182,17 @@ def test_a_killed_projected_run_leaves_old_or_new_and_the_rerun_converges(point,
     assert dict(athena_view(cfg)) == (after if point == "after-publish" else before)
     assert main(argv) == 0
     assert dict(athena_view(cfg)) == after
-    # Every manifest names only files that exist, and no other data files are left behind.
+    # Every manifest names only files that exist, and no other data files are left behind but the superseded
+    # version waiting out retain_for (listed for deletion in the state).
     config = load_config(cfg)
+    waiting = {
+        loc.removeprefix("file://")
+        for loc, _ in table_state.load(config.admin_location(config.table("events"))).pending
+    }
     listed = {
         f.removeprefix("file://")
         for m in Path(config.symlink_location(config.table("events")).removeprefix("file://")).rglob("symlink.txt")
         for f in m.read_text().splitlines()
     }
     on_disk = {str(p) for p in Path(config.warehouse.removeprefix("file://"), "demo/events").rglob("*.parquet")}
-    assert listed == on_disk
+    assert listed == {f for f in on_disk if str(Path(f).parent) not in waiting} and waiting

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -46,35 +47,54 @@ def test_state_folds_published_runs_in_order():
         state_as_of(HISTORY, "r3")  # audit-failed runs never changed the table
 
 
-def doomed_by_fold(history, retain):
-    """Replay the published runs through state.advance, collecting what each publish would delete."""
-    state, doomed = TableState(), []
+NOW = "2026-01-01T00:00:00+00:00"
+
+
+def fold(history, retain):
+    """Replay the published runs through state.advance; also the locations each publish retired."""
+    state = TableState()
     for m in history:
         if m.status == "published":
-            state, gone = advance(state, m, retain)
-            doomed += gone
-    return state, sorted(set(doomed))
+            state = advance(state, m, retain, now=NOW)
+    return state, sorted(loc for loc, _ in state.pending)
 
 
-def test_advance_prunes_beyond_retain_and_never_a_live_version():
-    state, doomed = doomed_by_fold(HISTORY, retain=1)
-    assert doomed == ["file:///wh/demo/t/k=b/_v=r1", "file:///wh/demo/t/k=c/_v=r2"]
-    assert doomed_by_fold(HISTORY, retain=2)[1] == []
+def test_advance_retires_beyond_retain_and_never_a_live_version():
+    state, retired = fold(HISTORY, retain=1)
+    assert retired == ["file:///wh/demo/t/k=b/_v=r1", "file:///wh/demo/t/k=c/_v=r2"]
+    assert all(since == NOW for _, since in state.pending)
+    assert fold(HISTORY, retain=2)[1] == []
     assert rows({tuple(p.values): p for p in state.live}) == rows(state_as_of(HISTORY))
     assert (state.latest, state.previous) == ("r4", "r2")
-    # A rollback re-publishes an old version: it is live, and recent again, so nothing deletes it.
+    # A rollback re-publishes an old version: it is live, and recent again, so it leaves `pending`.
     back = run("rollback-1", "rollback", {"b": 2})
     back.partitions[0].location = "file:///wh/demo/t/k=b/_v=r1"
-    after, gone = advance(state, back, retain=1)
-    assert "file:///wh/demo/t/k=b/_v=r1" not in gone and rows({tuple(p.values): p for p in after.live}) == {"b": 2}
+    after = advance(state, back, retain=1, now="2026-01-02T00:00:00+00:00")
+    assert "file:///wh/demo/t/k=b/_v=r1" not in dict(after.pending)
+    assert rows({tuple(p.values): p for p in after.live}) == {"b": 2}
+    # What was already pending keeps the time it left; what this publish retired gets its time.
+    assert dict(after.pending) == {
+        "file:///wh/demo/t/k=c/_v=r2": NOW,
+        "file:///wh/demo/t/k=b/_v=r2": "2026-01-02T00:00:00+00:00",
+    }
     # Advancing to the run that is already latest changes nothing (a recovered rerun).
-    assert advance(after, back, retain=1)[0] == after
+    assert advance(after, back, retain=1, now="2026-01-03T00:00:00+00:00") == after
 
 
 def test_state_survives_json_and_matches_a_rebuild_from_the_manifests():
-    state, _ = doomed_by_fold(HISTORY, retain=1)
+    state, _ = fold(HISTORY, retain=1)
     assert TableState.from_json(state.to_json()) == state
-    assert from_history(HISTORY, retain=1) == replace(state, unpruned=())
+    assert from_history(HISTORY, retain=1) == replace(state, pending=(), unpruned=())
+
+
+def test_a_state_json_from_before_pending_loads_with_none_and_saves_it():
+    state, _ = fold(HISTORY, retain=1)
+    old = json.loads(state.to_json())
+    del old["pending"]
+    old["format"] = 1
+    loaded = TableState.from_json(json.dumps(old))
+    assert loaded == replace(state, pending=())
+    assert json.loads(loaded.to_json())["pending"] == [] and json.loads(loaded.to_json())["format"] == 2
 
 
 @pytest.mark.spark

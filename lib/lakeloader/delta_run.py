@@ -58,7 +58,7 @@ def publish_delta(
     if current is not None and current.get("Parameters", {}).get("lakeloader.run_id") == run_id:
         log.warning("run %s was published by an attempt that died before recording it", run_id)
         done = replace(base, partitions=delta.snapshot_partitions(root, names, aws))
-        done = record_published(done, state, table, admin, aws, track_versions=False)
+        done = record_published(done, state, table, catalog, admin, aws, track_versions=False)
         return RunSummary(done, manifests.manifest_uri(admin, run_id), "recovered")
     planned = planned_delta_columns(catalog, table, columns, keys)  # schema problems fail before writing
     before = delta.delta_version(root, aws, missing_ok=True)
@@ -99,5 +99,5 @@ def publish_delta(
         else:
             storage.remove_new(root, existing, aws)
         raise
-    m = record_published(replace(m, timings_s=timings), state, table, admin, aws, track_versions=False)
+    m = record_published(replace(m, timings_s=timings), state, table, catalog, admin, aws, track_versions=False)
     return RunSummary(m, uri_m, "published", None, report)

@@ -14,7 +14,7 @@ from pyspark.sql import SparkSession
 
 import lakeloader
 from lakeloader import manifest as manifests
-from lakeloader import storage, versions
+from lakeloader import retention, storage, versions
 from lakeloader.catalog import open_catalog
 from lakeloader.catalog.tables import columns_from_schema
 from lakeloader.catalog.types import athena_only_columns
@@ -102,6 +102,8 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
         return RunSummary(base, None, "dry-run")
     with table_lock(catalog, table.database, table.name, run_id, admin, config.lock):
         current = load_table_state(admin, table, aws)
+        # Whatever this run's outcome (a no-op rerun too), versions superseded retain_for ago go now.
+        current = retention.prune(current, admin, table, catalog, aws).state
         done = manifests.load(admin, run_id, aws)
         if done is not None and done.status == "published":
             log.info("run %s is already published; nothing to do", run_id)
@@ -110,7 +112,7 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
             return publish_delta(spark, config, table, inp, df, base, columns, keys, catalog, where, current)
         if done is not None and published_before_a_crash(catalog, table, done):
             log.warning("run %s was published by an attempt that died before recording it", run_id)
-            done = record_published(done, current, table, admin, aws)
+            done = record_published(done, current, table, catalog, admin, aws)
             return RunSummary(done, manifests.manifest_uri(admin, run_id), "recovered")
         # Every attempt writes its own version directories: a killed attempt's files are never reused.
         attempt = done.attempt + 1 if done is not None else 1
@@ -159,6 +161,6 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
             remove_version(root, written.partitions, aws)
             raise
         failpoint("after-publish")
-        m = record_published(replace(m, timings_s=timings), current, table, admin, aws)
+        m = record_published(replace(m, timings_s=timings), current, table, catalog, admin, aws)
         symlinks = config.symlink_location(table) if table.partition_projection else None
         return RunSummary(m, uri_m, "published", published, report, symlinks)

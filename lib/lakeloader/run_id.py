@@ -24,8 +24,8 @@ def compute_run_id(table: TableConfig, run_date: dt.date, listing: Listing) -> s
 
 
 # Settings that decide nothing about the data a run writes: the audit's checks and how many old versions
-# are kept. Editing them must keep a rerun of the same input the promised no-op.
-_NOT_DATA_SETTINGS = ("checks", "retain_versions")
+# are kept, and for how long. Editing them must keep a rerun of the same input the promised no-op.
+_NOT_DATA_SETTINGS = ("checks", "retain_versions", "retain_for")
 
 
 def config_fingerprint(table: TableConfig) -> str:

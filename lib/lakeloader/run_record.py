@@ -6,8 +6,8 @@ import logging
 from dataclasses import replace
 
 from lakeloader import manifest as manifests
+from lakeloader import retention
 from lakeloader import state as table_state
-from lakeloader import versions
 from lakeloader.audit import audit_run
 from lakeloader.config import Config, TableConfig
 from lakeloader.errors import ChecksFailed
@@ -61,6 +61,7 @@ def record_published(
     m: Manifest,
     current: TableState,
     table: TableConfig,
+    catalog,  # noqa: ANN001
     admin: str,
     aws,  # noqa: ANN001
     track_versions: bool = True,
@@ -68,13 +69,14 @@ def record_published(
     """Record a run whose partitions the catalog now serves: state object first, then the manifest; prune.
 
     In this order a crash leaves a manifest saying `staged` for a run the state already names, which
-    the rerun recovers (advancing the state again changes nothing); never the reverse.
+    the rerun recovers (advancing the state again changes nothing); never the reverse. The versions it
+    supersedes wait `retain_for` (with 0 they go now, once the state no longer names them as kept).
     """
-    after, doomed = table_state.advance(current, m, table.retain_versions, track_versions)
-    table_state.save(after, admin, aws)
+    now = retention.utcnow()
+    after = table_state.advance(current, m, table.retain_versions, now.isoformat(), track_versions)
+    retention.prune(after, admin, table, catalog, aws, now, unsaved=True)
     m = replace(m, status="published")
     manifests.save(m, admin, aws)
-    versions.remove_versions(doomed, table.retain_versions, aws)
     return m
 
 

@@ -1,11 +1,13 @@
 """The table's current state in one small object, so a run reads a constant number of objects.
 
 `<admin>/state.json` says which run is live (`latest`), which was live before it (`previous`),
-every partition's live version (`live`, with the stats a rollback record needs) and each
-partition's recent version locations (`versions`, for pruning). Publish writes it right after the
-catalog flips (a snapshot `<admin>/states/<run id>.json` first, then `state.json`, each replaced
-whole), so it never names a version the catalog does not serve. The manifests stay the audit trail;
-`history` pages through them and nothing else reads them all.
+every partition's live version (`live`, with the stats a rollback record needs), each
+partition's recent version locations (`versions`, the ones `retain_versions` keeps for rollback) and
+the versions that fell out of that window with when they did (`pending`), which retention.py deletes
+once `retain_for` has passed, so a query that planned on a superseded version can still finish.
+Publish writes it right after the catalog flips (a snapshot `<admin>/states/<run id>.json` first,
+then `state.json`, each replaced whole), so it never names a version the catalog does not serve.
+The manifests stay the audit trail; `history` pages through them and nothing else reads them all.
 
 A table made before this object existed has none: `current` rebuilds it once from the manifests
 (the former way), and the table's next run saves it.
@@ -25,7 +27,7 @@ from lakeloader.config import AwsConfig
 from lakeloader.manifest import Manifest, PartitionStats
 
 log = logging.getLogger(__name__)
-FORMAT = 1
+FORMAT = 2  # 2: `pending` (a format 1 state.json has none: it loads with none, and its next save adds it)
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,8 @@ class TableState:
     previous: Optional[str] = None  # the run that was live before it
     live: tuple[PartitionStats, ...] = ()
     versions: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = ()  # partition -> locations, oldest first
-    unpruned: tuple[str, ...] = ()  # due for deletion; deleted again by the next publish should one crash
+    pending: tuple[tuple[str, str], ...] = ()  # (location, ISO time it left `versions`), awaiting retain_for
+    unpruned: tuple[str, ...] = ()  # being deleted; deleted again by the next prune should one crash
     format: int = FORMAT
 
     def to_json(self) -> str:
@@ -50,8 +53,8 @@ class TableState:
             previous=raw["previous"],
             live=tuple(PartitionStats(**p) for p in raw["live"]),
             versions=tuple((tuple(k), tuple(v)) for k, v in raw["versions"]),
+            pending=tuple((loc, since) for loc, since in raw.get("pending", ())),
             unpruned=tuple(raw["unpruned"]),
-            format=raw["format"],
         )
 
 
@@ -90,24 +93,26 @@ def from_history(history: Sequence[Manifest], retain: int) -> TableState:
     state = TableState()
     for m in history:
         if m.status == "published":
-            state, _ = advance(state, m, retain)
-    return replace(state, unpruned=())  # the former pruning already removed those
+            state = advance(state, m, retain, now=m.created_at)
+    return replace(state, pending=(), unpruned=())  # the former pruning already removed those
 
 
-def advance(state: TableState, m: Manifest, retain: int, track_versions: bool = True) -> tuple[TableState, list[str]]:
-    """The state once `m` is live, and the version locations to delete now (beyond `retain`, never live).
+def advance(state: TableState, m: Manifest, retain: int, now: str, track_versions: bool = True) -> TableState:
+    """The state once `m` is live: locations beyond `retain` per partition (never a live one) join `pending`.
 
+    `now` (ISO time) is recorded as when they left; retention.py deletes them once `retain_for` has
+    passed since. A pending location that is live again (a rollback) or kept again leaves `pending`.
     Idempotent: advancing to the run that is already latest changes nothing. `track_versions` is
     off for formats whose partitions are not version directories (Delta).
     """
     if state.latest == m.run_id:
-        return state, list(state.unpruned)
+        return state
     live = {} if m.mode in ("overwrite", "rollback") else {tuple(p.values): p for p in state.live}
     live.update({tuple(p.values): p for p in m.partitions})
     versions = {k: list(v) for k, v in state.versions}
-    doomed: list[str] = []
+    retired: list[str] = []
+    live_locations = {p.location for p in live.values()}
     if track_versions:
-        live_locations = {p.location for p in live.values()}
         for p in m.partitions:
             seen = versions.setdefault(tuple(p.values), [])
             if p.location in seen:
@@ -115,16 +120,19 @@ def advance(state: TableState, m: Manifest, retain: int, track_versions: bool = 
             seen.append(p.location)
         for key, locations in versions.items():
             old = locations[:-retain]
-            doomed += [loc for loc in old if loc not in live_locations]
+            retired += [loc for loc in old if loc not in live_locations]
             versions[key] = [loc for loc in old if loc in live_locations] + locations[-retain:]
-    new = TableState(
+    kept = live_locations | {loc for locations in versions.values() for loc in locations}
+    pending = {loc: since for loc, since in state.pending if loc not in kept}
+    pending.update({loc: now for loc in retired if loc not in pending})
+    return TableState(
         latest=m.run_id,
         previous=state.latest,
         live=tuple(live[k] for k in sorted(live)),
         versions=tuple((k, tuple(v)) for k, v in sorted(versions.items())),
-        unpruned=tuple(sorted(set(doomed))),
+        pending=tuple(sorted(pending.items())),
+        unpruned=state.unpruned,
     )
-    return new, sorted(set(doomed) | set(state.unpruned))
 
 
 def previous_of(admin: str, run_id: str, aws: Optional[AwsConfig] = None) -> tuple[bool, Optional[str]]:

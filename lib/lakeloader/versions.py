@@ -1,4 +1,4 @@
-"""Table versions: rollback, removing old versions, and the state as of a run from the manifests.
+"""Table versions: rollback, removing abandoned attempts, and the state as of a run from the manifests.
 
 The manifests of published runs, in order, are the table's history: each run sets the location of
 the partitions it wrote; an `overwrite` run (or a rollback) replaces the whole set. Day to day the
@@ -8,15 +8,14 @@ and runs from before it existed.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Optional
 
 from lakeloader import manifest as manifests
+from lakeloader import retention, storage
 from lakeloader import state as table_state
-from lakeloader import storage
 from lakeloader.catalog.base import Catalog
 from lakeloader.catalog.tables import partition_input
 from lakeloader.config import AwsConfig, TableConfig
@@ -47,15 +46,6 @@ def state_as_of(history: Sequence[Manifest], run_id: Optional[str] = None) -> di
     return state
 
 
-def remove_versions(locations: Sequence[str], retain: int, aws: Optional[AwsConfig]) -> int:
-    """Delete version directories a publish found beyond `retain_versions` (see state.advance); returns the count."""
-    for loc in locations:
-        storage.delete_dir(loc, aws)
-    if locations:
-        log.info("removed %d old partition versions (retain_versions: %d)", len(locations), retain)
-    return len(locations)
-
-
 def remove_abandoned_attempts(
     root: str, run_id: str, attempt: int, catalog: Catalog, table: TableConfig, aws: Optional[AwsConfig]
 ) -> int:
@@ -83,7 +73,14 @@ def rollback(admin: str, catalog: Catalog, table: TableConfig, to_run: str, aws:
         target = {tuple(p.values): p for p in snapshot.live}
     else:
         target = state_as_of(manifests.history(admin, aws), to_run)
-    missing = [p for p in target.values() if not storage.list_files(p.location, aws, suffix=".parquet")]
+    # A version beyond retain_versions may still be on disk, waiting out retain_for: it is not a rollback
+    # target, since the next run or vacuum deletes it (the catalog check there is for crashes, not races).
+    leaving = {loc for loc, _ in current.pending} | set(current.unpruned)
+    missing = [
+        p
+        for p in target.values()
+        if p.location in leaving or not storage.list_files(p.location, aws, suffix=".parquet")
+    ]
     if missing:
         p = missing[0]
         raise UsageError(
@@ -104,7 +101,7 @@ def rollback(admin: str, catalog: Catalog, table: TableConfig, to_run: str, aws:
         [partition_input(p.values, p.location, columns, {"lakeloader.run_id": to_run}) for p in target.values()],
     )
     catalog.delete_partitions(table.database, table.name, [list(v) for v in live - set(target)])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = retention.utcnow()
     record = replace(
         source,
         run_id=f"rollback-to-{to_run}-{now:%Y%m%dT%H%M%S}",
@@ -115,9 +112,8 @@ def rollback(admin: str, catalog: Catalog, table: TableConfig, to_run: str, aws:
         created_at=now.isoformat(),
         audit=None,
     )
-    after, doomed = table_state.advance(current, record, table.retain_versions)
-    table_state.save(after, admin, aws)
+    after = table_state.advance(current, record, table.retain_versions, now.isoformat())
+    retention.prune(after, admin, table, catalog, aws, now, unsaved=True)  # never what the catalog points to
     manifests.save(record, admin, aws)
-    remove_versions(doomed, table.retain_versions, aws)
     log.info("rolled %s.%s back to %s (%d partitions)", table.database, table.name, to_run, len(target))
     return record

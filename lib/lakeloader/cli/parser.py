@@ -12,7 +12,7 @@ from lakeloader.cli.migrate import add_migrate_parser, cmd_migrate
 from lakeloader.cli.plan import cmd_plan, cmd_sample
 from lakeloader.cli.query import cmd_query
 from lakeloader.cli.run import cmd_backfill, cmd_run, cmd_validate
-from lakeloader.cli.versions import cmd_history, cmd_rollback
+from lakeloader.cli.versions import cmd_history, cmd_rollback, cmd_vacuum
 from lakeloader.errors import UsageError
 from lakeloader.schedule.command import add_schedule_parser, cmd_schedule
 
@@ -134,6 +134,17 @@ def build_parser() -> argparse.ArgumentParser:
     _common(b)
     b.add_argument("--to", required=True, metavar="RUN_ID", help="a published run (see `lakeloader history`)")
 
+    vc = sub.add_parser(
+        "vacuum",
+        help="delete superseded versions that have been unreferenced for retain_for",
+        description="A publish does not delete the versions it supersedes beyond retain_versions: queries that "
+        "planned on them before the flip may still read them. They are deleted once unreferenced for the table's "
+        "retain_for (default 1h), by the table's next run or by this command. Never deletes a location a catalog "
+        "partition points to. Takes the table's lock (exit 3 while a run holds it), except with --dry-run.",
+    )
+    _common(vc)
+    vc.add_argument("--dry-run", action="store_true", help="list what would be removed; change nothing")
+
     pl = sub.add_parser(
         "plan",
         help="estimate tasks, files, Glue calls, validation cost and cluster size for a run",
@@ -237,6 +248,7 @@ COMMANDS = {
     "query": cmd_query,
     "history": cmd_history,
     "rollback": cmd_rollback,
+    "vacuum": cmd_vacuum,
     "plan": cmd_plan,
     "sample": cmd_sample,
     "deploy-step": cmd_deploy_step,

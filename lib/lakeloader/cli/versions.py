@@ -1,11 +1,17 @@
-"""`lakeloader history` and `lakeloader rollback`: a table's runs, and going back to one."""
+"""`lakeloader history`, `rollback` and `vacuum`: a table's runs, going back to one, removing superseded ones."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import logging
+from contextlib import nullcontext
+from typing import Any
 
 from lakeloader.cli.format import text_table
 from lakeloader.cli.run import load_args
+
+log = logging.getLogger("lakeloader")
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -41,3 +47,50 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     print(f"{table.database}.{table.name} rolled back to {args.to}: {len(record.partitions)} partitions, "
           f"{record.rows_written} rows (recorded as {record.run_id})")  # fmt: skip
     return 0
+
+
+def cmd_vacuum(args: argparse.Namespace) -> int:
+    """`lakeloader vacuum`."""
+    from lakeloader import retention
+    from lakeloader import state as table_state
+    from lakeloader.catalog import open_catalog
+    from lakeloader.errors import UsageError
+    from lakeloader.lock import table_lock
+
+    config = load_args(args)
+    table = config.table(args.table)
+    name = f"{table.database}.{table.name}"
+    if table.format == "delta":
+        raise UsageError(
+            f"{name} is format: delta: Delta keeps the files a commit removed until Delta's own VACUUM "
+            "(delta.deletedFileRetentionDuration, 7 days by default); lakeloader vacuum is for Parquet tables"
+        )
+    admin, aws, catalog = config.admin_location(table), config.aws, open_catalog(config)
+    now = retention.utcnow()
+    log.info("vacuum of %s: versions unreferenced for %s or longer", name, table.retain_for)
+    owner = f"vacuum-{now:%Y%m%dT%H%M%S}"
+    # A dry run only reads: no lock, nothing saved or deleted.
+    held = nullcontext() if args.dry_run else table_lock(catalog, table.database, table.name, owner, admin, config.lock)
+    with held:
+        current, _ = table_state.current(admin, table.retain_versions, aws)
+        due = retention.prune(current, admin, table, catalog, aws, now, dry_run=args.dry_run)
+    print(render_vacuum(name, due, table.retain_for, args.dry_run, now))
+    return 0
+
+
+def render_vacuum(name: str, due: Any, retain_for: Any, dry_run: bool, now: dt.datetime) -> str:  # noqa: ANN401
+    """The summary of a vacuum: what was (would be) removed, what waits and until when, what was kept live."""
+    verb = "would remove" if dry_run else "removed"
+    lines = [f"vacuum of {name}: {verb} {len(due.doomed)} superseded versions (retain_for {retain_for})"]
+    lines += [f"  {verb:<12} {loc}" for loc in due.doomed]
+    if due.waiting:
+        wait = due.next_due - now
+        lines.append(
+            f"  waiting      {due.waiting} versions unreferenced for less than {retain_for} "
+            f"(the first is due in {int(wait.total_seconds() // 60)} min, at {due.next_due:%Y-%m-%d %H:%M} UTC)"
+        )
+    if due.live:
+        lines.append(f"  kept         {len(due.live)} due versions a catalog partition points to again")
+    if not (due.doomed or due.waiting or due.live):
+        lines.append("  nothing superseded is waiting: the table location holds only live and retained versions")
+    return "\n".join(lines)

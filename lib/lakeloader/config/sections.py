@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Optional
 
 from lakeloader.config.builder import suggest
+from lakeloader.config.duration import parse_duration
 from lakeloader.errors import ConfigError
 
 TRANSFORMS = ("date", "hour", "month", "year")
@@ -136,10 +137,16 @@ class TableConfig:
     target_file_mb: int = 256
     max_records_per_file: int = 0
     retain_versions: int = 1
+    retain_for: Any = "1h"  # a duration (`1h`, `30m`, `0`; YAML reads 0 as a number): validate_table checks it
     schema_evolution: Literal["append", "overwrite"] = "append"
     location: Optional[str] = None
     checks: list[CheckConfig] = field(default_factory=list)
     partition_projection: dict[str, ProjectionConfig] = field(default_factory=dict)
+
+    @property
+    def retain_for_s(self) -> float:
+        """`retain_for` in seconds: how long a superseded version stays readable before it is deleted."""
+        return parse_duration(self.retain_for)
 
 
 @dataclass(frozen=True)

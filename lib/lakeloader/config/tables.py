@@ -7,6 +7,7 @@ import re
 from typing import Any, Optional
 
 from lakeloader.config.builder import suggest
+from lakeloader.config.duration import parse_duration
 from lakeloader.config.sections import (
     BUCKET_RE,
     NAME_RE,
@@ -91,6 +92,10 @@ def validate_table(t: TableConfig, key: str, src: str) -> None:
         raise err("target_file_mb", "must be a positive number of MiB")
     if t.retain_versions < 1:
         raise err("retain_versions", "must be at least 1 (the live version)")
+    try:
+        parse_duration(t.retain_for)
+    except ValueError as e:
+        raise err("retain_for", str(e)) from None
     if t.max_records_per_file < 0:
         raise err("max_records_per_file", "must be 0 (derived) or positive")
     for i, c in enumerate(t.checks):
