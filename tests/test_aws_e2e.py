@@ -246,3 +246,52 @@ def test_an_empty_athena_answer_to_the_audit_is_one_line_exit_1_and_nothing_publ
     s3 = boto3.client("s3", endpoint_url=lake["endpoint"], region_name="us-east-1")
     listed = s3.list_objects_v2(Bucket=lake["bucket"], Prefix=f"warehouse/{database}/events/")
     assert [o["Key"] for o in listed.get("Contents", []) if o["Key"].endswith(".parquet")] == []
+
+
+def test_superseded_s3_versions_wait_out_retain_for_then_vacuum_removes_them(
+    write_config, lake, tmp_path, monkeypatch, capsys
+):
+    import datetime as dt
+
+    from lakeloader import retention
+
+    database = f"demo_{uuid.uuid4().hex[:6]}"
+    cfg = aws_config(write_config, lake, database)
+    newer = tmp_path / "newer"
+    generate(newer, rows=1_000, files=1, days=2, seed=6)  # the same days: it supersedes the first run's partitions
+    argv = ["--config", cfg, "--table", "events"]
+    assert main(["run", *argv, "--input", str(lake["input"]), "--run-id", "r1"]) == 0
+    assert main(["run", *argv, "--input", str(newer), "--run-id", "r2"]) == 0
+    s3 = boto3.client("s3", endpoint_url=lake["endpoint"], region_name="us-east-1")
+
+    def data_keys(version: str) -> list[str]:
+        pages = s3.get_paginator("list_objects_v2").paginate(
+            Bucket=lake["bucket"], Prefix=f"warehouse/{database}/events/"
+        )
+        keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
+        return [k for k in keys if f"/_v={version}/" in k and not k.endswith("/")]
+
+    before = data_keys("r1")
+    assert before and data_keys("r2")  # r1's files stay readable for retain_for (1h)
+    capsys.readouterr()
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=61)
+    monkeypatch.setattr(retention, "utcnow", lambda: later)
+    assert main(["vacuum", *argv, "--dry-run"]) == 0
+    assert "would remove" in capsys.readouterr().out and data_keys("r1")
+    assert main(["vacuum", *argv]) == 0
+    assert "removed" in capsys.readouterr().out
+    # r1's partitions that r2 replaced are gone; what Glue points to is whole: exactly r2 over r1.
+    _, rows = read_through_glue(lake["endpoint"], database, "events")
+    expected = {
+        (d, c if c is not None else "__HIVE_DEFAULT_PARTITION__"): n
+        for (d, c), (n, _) in {**expected_from_csv(lake["input"]), **expected_from_csv(newer)}.items()
+    }
+    assert dict(rows) == expected
+    glue = boto3.client("glue", endpoint_url=lake["endpoint"], region_name="us-east-1")
+    live = {
+        p["StorageDescriptor"]["Location"]
+        for page in glue.get_paginator("get_partitions").paginate(DatabaseName=database, TableName="events")
+        for p in page["Partitions"]
+    }
+    left = data_keys("r1")  # only r1's partitions that r2 did not write, which are still live
+    assert len(left) < len(before) and all(f"s3://{lake['bucket']}/{k.rsplit('/', 1)[0]}" in live for k in left)
