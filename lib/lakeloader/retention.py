@@ -44,16 +44,18 @@ class Due:
 def due(state: TableState, table: TableConfig, catalog: Catalog, now: dt.datetime) -> Due:
     """What of `pending` is due at `now`; reads the catalog (only when something is) to never doom a live one."""
     wait = dt.timedelta(seconds=table.retain_for_s)
-    ripe = [loc for loc, since in state.pending if dt.datetime.fromisoformat(since) + wait <= now]
+    ends = {loc: dt.datetime.fromisoformat(since) + wait for loc, since in state.pending}
+    ripe = [loc for loc, end in ends.items() if end <= now]
     live: set[str] = set()
     if ripe or state.unpruned:
         live = {p["StorageDescriptor"]["Location"] for p in catalog.get_partitions(table.database, table.name)}
     doomed = tuple(loc for loc in ripe if loc not in live)
-    later = [dt.datetime.fromisoformat(since) + wait for loc, since in state.pending if loc not in ripe]
+    later = [end for end in ends.values() if end > now]
     after = state
     if doomed or state.unpruned:
         # The crash-safety list: deleted again by the next prune if this one dies midway.
-        after = replace(state, pending=tuple(p for p in state.pending if p[0] not in doomed), unpruned=doomed)
+        gone = set(doomed)
+        after = replace(state, pending=tuple(p for p in state.pending if p[0] not in gone), unpruned=doomed)
     kept = tuple(loc for loc in ripe if loc in live)
     again = tuple(loc for loc in state.unpruned if loc not in live)
     return Due(after, doomed, kept, again, len(later), min(later, default=None))
