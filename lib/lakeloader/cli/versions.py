@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-from contextlib import nullcontext
 from typing import Any
 
 from lakeloader.cli.format import text_table
 from lakeloader.cli.run import load_args
 
 log = logging.getLogger("lakeloader")
+SHOWN = 50  # locations a vacuum summary lists by name
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -68,12 +68,13 @@ def cmd_vacuum(args: argparse.Namespace) -> int:
     admin, aws, catalog = config.admin_location(table), config.aws, open_catalog(config)
     now = retention.utcnow()
     log.info("vacuum of %s: versions unreferenced for %s or longer", name, table.retain_for)
-    owner = f"vacuum-{now:%Y%m%dT%H%M%S}"
-    # A dry run only reads: no lock, nothing saved or deleted.
-    held = nullcontext() if args.dry_run else table_lock(catalog, table.database, table.name, owner, admin, config.lock)
-    with held:
-        current, _ = table_state.current(admin, table.retain_versions, aws)
-        due = retention.prune(current, admin, table, catalog, aws, now, dry_run=args.dry_run)
+    current, _ = table_state.current(admin, table.retain_versions, aws)
+    if args.dry_run or not (current.pending or current.unpruned):  # only reads: no lock, nothing saved or deleted
+        due = retention.prune(current, admin, table, catalog, aws, now, dry_run=True)
+    else:
+        with table_lock(catalog, table.database, table.name, f"vacuum-{now:%Y%m%dT%H%M%S}", admin, config.lock):
+            current, _ = table_state.current(admin, table.retain_versions, aws)  # as the last run left it
+            due = retention.prune(current, admin, table, catalog, aws, now)
     print(render_vacuum(name, due, table.retain_for, args.dry_run, now))
     return 0
 
@@ -82,7 +83,9 @@ def render_vacuum(name: str, due: Any, retain_for: Any, dry_run: bool, now: dt.d
     """The summary of a vacuum: what was (would be) removed, what waits and until when, what was kept live."""
     verb = "would remove" if dry_run else "removed"
     lines = [f"vacuum of {name}: {verb} {len(due.doomed)} superseded versions (retain_for {retain_for})"]
-    lines += [f"  {verb:<12} {loc}" for loc in due.doomed]
+    lines += [f"  {verb:<12} {loc}" for loc in due.doomed[:SHOWN]]
+    if len(due.doomed) > SHOWN:
+        lines.append(f"  ... and {len(due.doomed) - SHOWN} more")
     if due.waiting:
         wait = due.next_due - now
         lines.append(
