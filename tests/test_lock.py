@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import socket
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -13,8 +15,8 @@ import pytest
 from conftest import events_table
 from lakeloader.catalog.local import LocalCatalog
 from lakeloader.config import AwsConfig, LockConfig
-from lakeloader.errors import LockedError
-from lakeloader.lock import lock_table_name, table_lock
+from lakeloader.errors import FencedError, LockedError
+from lakeloader.lock import acquire, lock_table_name, read_holder, table_lock
 
 LOCATION = "file:///tmp/lakeloader-admin"
 
@@ -93,6 +95,111 @@ def test_release_never_removes_another_runs_lock(catalog, db):
         catalog.delete_table(db, lock_table_name("events"))  # e.g. taken over after our lease expired
         hold(catalog, db, "run-b")
     assert catalog.get_table(db, lock_table_name("events"))["Parameters"]["lakeloader.owner"] == "run-b"
+
+
+def test_a_stalled_holder_is_taken_over_then_fenced_and_its_release_keeps_the_new_lock(catalog, db):
+    now = [1000.0]
+    clock = lambda: now[0]  # noqa: E731
+    stalled = acquire(catalog, db, "events", "run-a", LOCATION, LockConfig(ttl_s=10), clock=clock)
+    stalled.check()  # holds it while its lease runs
+    now[0] += 11  # run-a stalls past its lease (no renewal ran)
+    with table_lock(catalog, db, "events", "run-b", LOCATION, LockConfig(ttl_s=10), clock=clock) as taker:
+        taker.check()
+        with pytest.raises(FencedError) as e:
+            stalled.check()  # run-a resumes: before any catalog change it finds the lock gone
+        assert "run run-a no longer holds the table's lock" in str(e.value) and e.value.exit_code == 3
+        with pytest.raises(FencedError):
+            stalled.renew()
+        stalled.release()
+        assert read_holder(catalog, db, "events").token == taker.token
+    assert catalog.get_table(db, lock_table_name("events")) is None
+
+
+def test_a_renewal_that_loses_the_race_to_a_takeover_fences_the_holder(catalog, db):
+    now = [1000.0]
+    clock = lambda: now[0]  # noqa: E731
+    holder = acquire(catalog, db, "events", "run-a", LOCATION, LockConfig(ttl_s=10), clock=clock)
+    holder.renew()
+    now[0] += 11
+    taker = acquire(catalog, db, "events", "run-b", LOCATION, LockConfig(ttl_s=10), clock=clock)
+    holder.expires_at = now[0] + 5  # its own clock says it still holds: the catalog decides
+    with pytest.raises(FencedError, match="held by run-b"):
+        holder.renew()
+    assert read_holder(catalog, db, "events").token == taker.token and taker.slot == holder.slot + 1
+
+
+def test_a_healthy_run_longer_than_its_lease_is_never_taken_over(catalog, db):
+    cfg = LockConfig(ttl_s=0.9)  # renewed every 0.3 s
+    refused = 0
+    with table_lock(catalog, db, "events", "long-run", LOCATION, cfg) as lease:
+        deadline = time.monotonic() + 3 * cfg.ttl_s
+        while time.monotonic() < deadline:
+            with pytest.raises(LockedError) as e:
+                acquire(catalog, db, "events", "intruder", LOCATION, cfg)
+            assert not isinstance(e.value, FencedError) and "being loaded by run long-run" in str(e.value)
+            refused += 1
+            time.sleep(0.1)
+        lease.check()
+        assert lease.slot >= 3  # renewed, each renewal a new slot
+        assert len(catalog.get_partitions(db, lock_table_name("events"))) <= 2  # old slots dropped
+    assert refused >= 10 and catalog.get_table(db, lock_table_name("events")) is None
+
+
+def _race(args: tuple) -> tuple[str, int]:
+    """One contender (in its own process): try to take the stale lock once.
+
+    Contenders start together, and each one's takeover step waits until every contender has reached
+    it, so all of them saw the lock stale and make the same conditional create at once: the race the
+    lock must decide, forced even on a machine with fewer cores than contenders.
+    """
+    kind, where, db, start, at_takeover = args
+    if kind == "local":
+        inner = LocalCatalog(where)
+    else:
+        from lakeloader.catalog.glue import GlueCatalog
+
+        inner = GlueCatalog(AwsConfig(endpoint_url=where))
+    attempts = [0]
+    create = inner.create_partition
+
+    def gated(*a, **k):
+        attempts[0] += 1
+        if attempts[0] == 1:
+            at_takeover.wait(timeout=60)
+        return create(*a, **k)
+
+    inner.create_partition = gated
+    start.wait(timeout=60)
+    try:
+        lease = acquire(inner, db, "events", f"run-{os.getpid()}", LOCATION, LockConfig(ttl_s=600))
+    except LockedError:
+        return "", attempts[0]
+    return lease.token, attempts[0]
+
+
+@pytest.mark.parametrize("kind", ["local", pytest.param("glue", marks=pytest.mark.aws)])
+def test_processes_racing_for_one_stale_lock_exactly_one_wins_every_time(kind, tmp_path, request):
+    where = str(tmp_path / "c.sqlite") if kind == "local" else request.getfixturevalue("moto_endpoint")
+    catalog = LocalCatalog(where) if kind == "local" else None
+    if catalog is None:
+        from lakeloader.catalog.glue import GlueCatalog
+
+        catalog = GlueCatalog(AwsConfig(endpoint_url=where))
+    db, contenders, rounds = f"db_{uuid.uuid4().hex[:8]}", 4, 10
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Manager() as manager, ctx.Pool(contenders) as pool:
+        for n in range(rounds):
+            stale = acquire(catalog, db, "events", f"stale-{n}", LOCATION, LockConfig(ttl_s=0.3))
+            if n % 2:
+                stale.renew()  # the stale record in a slot partition, not only in the table's parameters
+            time.sleep(0.35)  # its lease runs out: every contender sees it stale
+            barriers = (manager.Barrier(contenders), manager.Barrier(contenders))
+            results = pool.map(_race, [(kind, where, db, *barriers)] * contenders, chunksize=1)
+            assert [tried for _, tried in results] == [1] * contenders  # every one made the takeover step
+            winners = [token for token, _ in results if token]
+            assert len(winners) == 1, f"round {n}: {len(winners)} winners"
+            assert read_holder(catalog, db, "events").token == winners[0]
+            catalog.delete_table(db, lock_table_name("events"))
 
 
 @pytest.mark.spark

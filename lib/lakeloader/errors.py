@@ -53,11 +53,21 @@ class StorageError(LakeloaderError):
     kind = "storage error"
 
 
+class PartitionExistsError(CatalogError):
+    """create_partition found the partition already there (the atomic step a lock's lease moves by)."""
+
+
 class LockedError(LakeloaderError):
     """Another run holds the table's lock; retrying later is the fix."""
 
     exit_code = 3
     kind = "busy"
+
+
+class FencedError(LockedError):
+    """This run's lease on the table's lock ran out or was taken over: it must change nothing more."""
+
+    kind = "lock lost"
 
 
 class QueryError(LakeloaderError):

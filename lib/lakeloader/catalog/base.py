@@ -40,6 +40,10 @@ class Catalog(ABC):
         """Create or replace partitions by their `Values`; all or none where the backend allows."""
 
     @abstractmethod
+    def create_partition(self, database: str, table: str, partition: dict[str, Any]) -> None:
+        """Create one partition; PartitionExistsError when its `Values` are taken (atomic: one caller wins)."""
+
+    @abstractmethod
     def delete_partitions(self, database: str, table: str, values: Sequence[Values]) -> None:
         """Remove partitions by values; missing ones are ignored."""
 

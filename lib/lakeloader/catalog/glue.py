@@ -21,7 +21,7 @@ from lakeloader.catalog.base import Catalog, Values
 from lakeloader.catalog.glue_batches import Item, chunks, delete_chunk, in_parallel, put_chunk
 from lakeloader.catalog.glue_retry import DEFAULT_RETRY, GlueCallError, call_error
 from lakeloader.config import AwsConfig
-from lakeloader.errors import CatalogError, TableExistsError
+from lakeloader.errors import CatalogError, PartitionExistsError, TableExistsError
 from lakeloader.retry import Backoff
 
 log = logging.getLogger(__name__)
@@ -153,6 +153,17 @@ class GlueCatalog(Catalog):
             sum(c[0] for c in counts),
             sum(c[1] for c in counts),
         )
+
+    def create_partition(self, database: str, table: str, partition: dict[str, Any]) -> None:
+        where = f"{database}.{table}"
+        try:
+            self._call("CreatePartition", where, DatabaseName=database, TableName=table, PartitionInput=partition)
+        except GlueCallError as e:
+            if e.code == "AlreadyExistsException":
+                raise PartitionExistsError(f"partition {partition['Values']} of {where} exists") from None
+            if e.code == "EntityNotFoundException":
+                raise CatalogError(f"table {where} does not exist") from None
+            raise
 
     def delete_partitions(self, database: str, table: str, values: Sequence[Values]) -> None:
         unique = {tuple(v): list(v) for v in values}

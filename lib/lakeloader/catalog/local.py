@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any, Optional
 
 from lakeloader.catalog.base import Catalog, Values
-from lakeloader.errors import CatalogError, TableExistsError
+from lakeloader.errors import CatalogError, PartitionExistsError, TableExistsError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS databases (name TEXT PRIMARY KEY);
@@ -98,6 +98,18 @@ class LocalCatalog(Catalog):
                 "INSERT OR REPLACE INTO partitions (database, table_name, values_key, body) VALUES (?, ?, ?, ?)",
                 [(database, table, json.dumps(p["Values"]), json.dumps(p)) for p in partitions],
             )
+
+    def create_partition(self, database: str, table: str, partition: dict[str, Any]) -> None:
+        with self._tx() as db:
+            if not db.execute("SELECT 1 FROM tables WHERE database=? AND name=?", (database, table)).fetchone():
+                raise CatalogError(f"table {database}.{table} does not exist")
+            try:
+                db.execute(
+                    "INSERT INTO partitions (database, table_name, values_key, body) VALUES (?, ?, ?, ?)",
+                    (database, table, json.dumps(partition["Values"]), json.dumps(partition)),
+                )
+            except sqlite3.IntegrityError:
+                raise PartitionExistsError(f"partition {partition['Values']} of {database}.{table} exists") from None
 
     def delete_partitions(self, database: str, table: str, values: Sequence[Values]) -> None:
         with self._tx() as db:

@@ -149,6 +149,10 @@ class SymlinkCatalog(Catalog):
         with ThreadPoolExecutor(max_workers=_THREADS) as pool:
             list(pool.map(put, partitions))
 
+    def create_partition(self, database: str, table: str, partition: dict[str, Any]) -> None:
+        """Only lakeloader's own lock tables take single partitions, and they are never projected."""
+        self.inner.create_partition(database, table, partition)
+
     def delete_partitions(self, database: str, table: str, values: Sequence[Values]) -> None:
         projected = self._projected(database, table)
         if projected is None:
