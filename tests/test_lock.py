@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -216,3 +217,55 @@ def test_run_while_another_run_holds_the_table_exits_3(write_config, tmp_path, c
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("busy: demo.events is being loaded by run other-run")
     assert LocalCatalog(load_config(cfg).catalog.path).get_table("demo", "events") is None
+
+
+def _stopped(pid: int) -> bool:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "T"
+
+
+@pytest.mark.spark
+@pytest.mark.e2e
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs /proc to see that the run is frozen")
+def test_a_run_frozen_past_its_lease_is_taken_over_and_publishes_nothing_when_it_resumes(write_config, tmp_path):
+    from lakeloader.config import load_config
+    from lakeloader.sample import generate
+
+    generate(tmp_path / "in", rows=200, files=1, days=1)
+    ttl = 6.0
+    cfg = write_config({"events": events_table()}, lock={"ttl_s": ttl})
+    argv = ["run", "--config", cfg, "--table", "events", "--input", str(tmp_path / "in")]
+    env = {**os.environ, "LAKELOADER_FAILPOINT": "after-audit:stop"}  # written and audited, then frozen
+    run = subprocess.Popen([sys.executable, "-m", "lakeloader.cli", *argv], env=env, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while not _stopped(run.pid):
+            assert run.poll() is None and time.monotonic() < deadline, "the run never reached after-audit"
+            time.sleep(0.5)
+        time.sleep(ttl + 1)  # frozen (renewal thread too) past its lease
+        catalog = LocalCatalog(load_config(cfg).catalog.path)
+        with table_lock(catalog, "demo", "events", "taker", LOCATION, LockConfig(ttl_s=120)) as taker:
+            os.kill(run.pid, signal.SIGCONT)
+            _, err = run.communicate(timeout=300)
+            taker.check()  # the resumed run left the taker's lock alone
+        assert run.returncode == 3, err[-2000:]
+        last = err.strip().splitlines()[-1]
+        assert last.startswith("lock lost: demo.events: run ") and "no longer holds the table's lock" in last
+        assert catalog.get_table("demo", "events") is None  # nothing published
+        assert not list((tmp_path / "warehouse").rglob("*.parquet"))  # and its files removed
+    finally:
+        if run.poll() is None:
+            os.kill(run.pid, signal.SIGCONT)
+            run.kill()
+
+
+@pytest.mark.parametrize("lock, message", [({"ttl_s": 0}, "lock.ttl_s: must be more than 0"),
+                                           ({"wait_s": -1}, "lock.wait_s: must be 0 or more")])  # fmt: skip
+def test_a_lease_of_no_time_or_a_negative_wait_is_a_config_error(write_config, lock, message):
+    from lakeloader.config import load_config
+    from lakeloader.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        load_config(write_config({"events": events_table()}, lock=lock))

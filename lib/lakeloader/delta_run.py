@@ -22,6 +22,7 @@ from lakeloader.run_types import RunSummary
 from lakeloader.run_write import quarantine_bad_rows
 from lakeloader.session import spark_uri
 from lakeloader.source import Input
+from lakeloader.lock import Lease
 from lakeloader.state import TableState
 from lakeloader.writer import WriteResult, good_rows, observe_input
 
@@ -40,11 +41,14 @@ def publish_delta(
     catalog,  # noqa: ANN001
     where: str,
     state: TableState,
+    lease: Lease,
 ) -> RunSummary:
     """Delta output: one transactional write to the table root, audited, then registered.
 
     Delta's own log makes the write atomic; Athena reads the log directly, so the new version is
     visible from its commit. A failed audit restores the previous log version (not strict WAP).
+    `lease` is checked before the commit, the audit and the registration (a run that lost the table's
+    lock changes nothing more).
     """
     root, admin, aws, timings, run_id = (
         base.table_location,
@@ -68,6 +72,7 @@ def publish_delta(
     uri_m = manifests.save(replace(base, status="writing"), admin, aws)
     plan = plan_layout(names, table.target_file_mb, table.max_records_per_file)
     with stage("write", timings):
+        lease.check()  # the Delta commit publishes to Athena
         observed, result = observe_input(df, inp.bad, names, unparsed_conditions(table.partitions))
         out = apply_layout(good_rows(observed, inp.bad), plan)
         delta.write_delta(
@@ -86,10 +91,12 @@ def publish_delta(
             rows_written=seen.rows_written, bad_rows=seen.bad_rows, quarantine_location=quarantine,
         )  # fmt: skip
         manifests.save(m, admin, aws)
+        lease.check()
         m, report = audit_staged(
             config, catalog, table, planned, keys, m, uri_m, state, "; the Delta table was restored", True
         )
         with stage("register", timings):
+            lease.check()
             params = {"lakeloader.run_id": run_id, "lakeloader.delta_version": str(delta.delta_version(root, aws))}
             ensure_delta_table(catalog, table, columns, keys, root, params)
     except BaseException:

@@ -100,7 +100,7 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
     )
     if opts.dry_run:
         return RunSummary(base, None, "dry-run")
-    with table_lock(catalog, table.database, table.name, run_id, admin, config.lock):
+    with table_lock(catalog, table.database, table.name, run_id, admin, config.lock) as lease:
         current = load_table_state(admin, table, aws)
         # Whatever this run's outcome (a no-op rerun too), versions superseded retain_for ago go now.
         current = retention.prune(current, admin, table, catalog, aws).state
@@ -109,7 +109,7 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
             log.info("run %s is already published; nothing to do", run_id)
             return RunSummary(done, manifests.manifest_uri(admin, run_id), "already-published")
         if table.format == "delta":
-            return publish_delta(spark, config, table, inp, df, base, columns, keys, catalog, where, current)
+            return publish_delta(spark, config, table, inp, df, base, columns, keys, catalog, where, current, lease)
         if done is not None and published_before_a_crash(catalog, table, done):
             log.warning("run %s was published by an attempt that died before recording it", run_id)
             done = record_published(done, current, table, catalog, admin, aws)
@@ -149,13 +149,17 @@ def run_table(spark: SparkSession, config: Config, table_name: str, opts: RunOpt
             )
             manifests.save(m, admin, aws)
             table_columns = planned_columns(catalog, table, columns, keys)
+            lease.check()  # the audit's staging table is a catalog change too
             m, report = audit_staged(
                 config, catalog, table, table_columns, keys, m, uri_m, current, ", nothing was published"
             )
             failpoint("after-audit")
             with stage("register", timings):
+                lease.check()  # a run whose lease ran out (a stall) or was taken over publishes nothing
                 table_columns = ensure_table(catalog, table, columns, keys, root, config.symlink_location(table))
-                published = publish_partitions(catalog, table, table_columns, written.partitions, run_id)
+                published = publish_partitions(
+                    catalog, table, table_columns, written.partitions, run_id, fence=lease.check
+                )
         except BaseException:
             log.warning("run %s failed before publishing; removing its files", run_id)
             remove_version(root, written.partitions, aws)

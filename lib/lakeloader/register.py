@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -119,8 +119,12 @@ def publish_partitions(
     columns: Sequence[Column],
     partitions: Sequence[PartitionStats],
     run_id: str,
+    fence: Callable[[], None] = lambda: None,
 ) -> Published:
     """Point each partition the run wrote at its new version; in `overwrite` mode drop the others.
+
+    `fence` runs immediately before each catalog change (the table lock's Lease.check: it raises when
+    this run no longer holds the lock, and the changes made so far are restored).
 
     For a projected table the catalog (a SymlinkCatalog) rewrites partition manifests instead of
     registering partitions.
@@ -132,8 +136,10 @@ def publish_partitions(
     written = {tuple(p.values) for p in partitions}
     removed = [list(v) for v in existing if v not in written] if table.mode == "overwrite" else []
     try:
+        fence()
         catalog.put_partitions(table.database, table.name, inputs)
         if removed:
+            fence()
             catalog.delete_partitions(table.database, table.name, removed)
     except BaseException:
         # Glue has no multi-partition transaction: put back what this run changed before failing.

@@ -144,6 +144,10 @@ def parse_config(raw: dict[str, Any], source_file: str = "<config>") -> Config:
             f"{source_file}: query.engine: athena reads the Glue catalog, but catalog.kind is {cfg.catalog.kind}; "
             "set catalog.kind: glue, or query.engine: duckdb"
         )
+    if not cfg.lock.ttl_s > 0:
+        raise ConfigError(f"{source_file}: lock.ttl_s: must be more than 0 seconds (the lease a run renews)")
+    if cfg.lock.wait_s < 0:
+        raise ConfigError(f"{source_file}: lock.wait_s: must be 0 or more seconds")
     for table in tables.values():
         validate_table(table, f"tables.{table.name}", source_file)
     validate_schedule(cfg.schedule, tables, source_file)
