@@ -25,7 +25,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import random
 import socket
 import threading
 import time
@@ -35,9 +34,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Optional
 
+from lakeloader import retry
 from lakeloader.catalog.base import Catalog
 from lakeloader.config import LockConfig
 from lakeloader.errors import CatalogError, FencedError, LockedError, PartitionExistsError, TableExistsError
+from lakeloader.retry import Backoff
 
 log = logging.getLogger(__name__)
 LOCK_SUFFIX = "__lakeloader_lock"
@@ -216,47 +217,52 @@ def acquire(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Lease:
     """Take the table's lock (waiting up to `cfg.wait_s`); LockedError when another run keeps it."""
-    name = lock_table_name(table)
     lease = Lease(catalog, database, table, owner, location, cfg, clock)
-    deadline = clock() + cfg.wait_s
-    delay = 0.5
     catalog.ensure_database(database)
-    while True:
-        now = clock()
+    wait = Backoff(initial_s=0.5, max_s=15.0, jitter=0.2, timeout_s=cfg.wait_s, sleep=sleep, clock=clock)
+    for _ in retry.attempts(wait):
+        held = _try_once(catalog, database, lease)
+        if held is None:
+            return lease
+        log.info("waiting for the lock of %s.%s held by %s", database, table, held.params.get("lakeloader.owner"))
+    raise LockedError(
+        f"{database}.{table} is being loaded by run {held.params.get('lakeloader.owner')} "
+        f"(host {held.params.get('lakeloader.host')}, pid {held.params.get('lakeloader.pid')}, since "
+        f"{held.params.get('lakeloader.since')}); retry later, or raise lock.wait_s to wait for it"
+    )
+
+
+def _try_once(catalog: Catalog, database: str, lease: Lease) -> Optional[Holder]:
+    """Take the lock if it is free or stale: None when it is ours now, else its live holder."""
+    name = lock_table_name(lease.table)
+    while True:  # each pass ends in ours, a live holder, or a change another run just made: look again
+        now = lease.clock()
         incarnation = uuid.uuid4().hex[:16]
         body = {
             "Name": name,
             "TableType": "EXTERNAL_TABLE",
             "Parameters": {**lease.record(now), "lakeloader.incarnation": incarnation},
-            "StorageDescriptor": {"Columns": [], "Location": location},
+            "StorageDescriptor": {"Columns": [], "Location": lease.location},
             "PartitionKeys": _KEYS,
         }
         try:
             catalog.create_table(database, body)
-            lease.incarnation, lease.slot, lease.expires_at = incarnation, 0, now + cfg.ttl_s
-            return lease
+            lease.incarnation, lease.slot, lease.expires_at = incarnation, 0, now + lease.ttl_s
+            return None
         except TableExistsError:
             pass
-        held = read_holder(catalog, database, table)
+        held = read_holder(catalog, database, lease.table)
         if held is None:
             continue  # released between our create and our read
         why = _holder_gone(held.params, now)
-        if why and _take_over(catalog, database, held, lease, now):
+        if not why:
+            return held
+        if _take_over(catalog, database, held, lease, now):
             log.warning(
-                "took over the lock of %s.%s from %s: %s", database, table, held.params.get("lakeloader.owner"), why
-            )
-            return lease
-        if why:
-            continue  # another run took it over first, or released it: look again
-        if now >= deadline:
-            raise LockedError(
-                f"{database}.{table} is being loaded by run {held.params.get('lakeloader.owner')} "
-                f"(host {held.params.get('lakeloader.host')}, pid {held.params.get('lakeloader.pid')}, since "
-                f"{held.params.get('lakeloader.since')}); retry later, or raise lock.wait_s to wait for it"
-            ) from None
-        log.info("waiting for the lock of %s.%s held by %s", database, table, held.params.get("lakeloader.owner"))
-        sleep(min(delay, max(0.0, deadline - now)) * random.uniform(0.8, 1.2))
-        delay = min(delay * 2, 15.0)
+                "took over the lock of %s.%s from %s: %s",
+                database, lease.table, held.params.get("lakeloader.owner"), why,
+            )  # fmt: skip
+            return None
 
 
 def _take_over(catalog: Catalog, database: str, held: Holder, lease: Lease, now: float) -> bool:
