@@ -13,6 +13,7 @@ from lakeloader.config import Config, TableConfig
 from lakeloader.errors import InputError
 from lakeloader.faults import failpoint
 from lakeloader.layout import apply_layout, plan_layout
+from lakeloader.lock import Lease
 from lakeloader.manifest import Manifest
 from lakeloader.partitioning import unparsed_conditions
 from lakeloader.register import ensure_delta_table, planned_delta_columns
@@ -22,7 +23,6 @@ from lakeloader.run_types import RunSummary
 from lakeloader.run_write import quarantine_bad_rows
 from lakeloader.session import spark_uri
 from lakeloader.source import Input
-from lakeloader.lock import Lease
 from lakeloader.state import TableState
 from lakeloader.writer import WriteResult, good_rows, observe_input
 
