@@ -82,6 +82,16 @@ def read_holder(catalog: Catalog, database: str, table: str) -> Optional[Holder]
     return best
 
 
+def _wrote_it(catalog: Catalog, database: str, table: str, token: str, slot: int) -> bool:
+    """After AlreadyExists on our create of `slot`: True when the slot is ours all the same.
+
+    botocore retries a call whose answer was lost (a reset connection, a 5xx); the retry of a create
+    that had succeeded then finds its own partition.
+    """
+    current = read_holder(catalog, database, table)
+    return current is not None and current.slot == slot and current.token == token
+
+
 def _holder_gone(params: dict[str, str], now: float) -> Optional[str]:
     """Why a lock may be taken over, or None while its holder may still be running."""
     if float(params.get("lakeloader.expires_at", "0")) < now:
@@ -155,7 +165,8 @@ class Lease:
         try:
             self.catalog.create_partition(self.database, lock_table_name(self.table), part)
         except PartitionExistsError:
-            raise self._lost("another run took it over") from None
+            if not _wrote_it(self.catalog, self.database, self.table, self.token, self.slot + 1):
+                raise self._lost("another run took it over") from None
         except CatalogError:
             if read_holder(self.catalog, self.database, self.table) is None:
                 raise self._lost("its lock table is gone") from None
@@ -254,6 +265,9 @@ def _try_once(catalog: Catalog, database: str, lease: Lease) -> Optional[Holder]
         held = read_holder(catalog, database, lease.table)
         if held is None:
             continue  # released between our create and our read
+        if held.token == lease.token:  # our create succeeded, its answer was lost and botocore retried it
+            lease.incarnation, lease.slot, lease.expires_at = held.incarnation, held.slot, now + lease.ttl_s
+            return None
         why = _holder_gone(held.params, now)
         if not why:
             return held
@@ -275,7 +289,8 @@ def _take_over(catalog: Catalog, database: str, held: Holder, lease: Lease, now:
         catalog.create_partition(database, name, _slot_partition(held.incarnation, held.slot + 1, lease.record(now),
                                                                  lease.location))  # fmt: skip
     except PartitionExistsError:
-        return False
+        if not _wrote_it(catalog, database, lease.table, lease.token, held.slot + 1):
+            return False
     except CatalogError:
         if catalog.get_table(database, name) is None:
             return False
