@@ -97,6 +97,39 @@ def test_run_items_progress_eta_and_worst_exit_code(caplog):
     assert batch.exit_code(stopped) == 1
 
 
+def test_run_items_in_parallel_overlaps_items_and_stops_starting_new_ones_after_a_failure(caplog):
+    import threading
+    import time
+
+    from lakeloader.errors import InputError
+
+    both = threading.Barrier(2, timeout=30)  # D1 and D2 can only finish if they run at the same time
+    dates = [D1, D2, D3, dt.date(2026, 11, 4), dt.date(2026, 11, 5)]
+
+    def run_one(item):
+        if item.run_date in (D1, D2):
+            both.wait()
+        if item.run_date == D3:
+            raise InputError("no input for 2026-11-03")
+        if item.run_date == dt.date(2026, 11, 4):
+            time.sleep(0.5)  # still running when D3 fails
+        return _Summary(f"r{item.run_date.day}", item.run_date.day)
+
+    items = [batch.Item("events", d) for d in dates]
+    with caplog.at_level(logging.INFO, logger="lakeloader"):
+        results = batch.run_items(items, run_one, keep_going=True, what="backfill", parallel=2)
+    assert [r.outcome for r in results] == ["published", "published", "failed", "published", "published"]
+    assert [r.rows for r in results] == [1, 2, 0, 4, 5] and batch.exit_code(results) == 2
+    lines = [r.getMessage() for r in caplog.records if r.name == "lakeloader.batch"]
+    assert len(lines) == 5 and "1/5 done, 1 running, 3 left" in lines[0] and "5/5 done, 0 running, 0 left" in lines[-1]
+
+    # Without --keep-going nothing new starts after the failure; what is running finishes.
+    both.reset()
+    stopped = batch.run_items(items, run_one, keep_going=False, parallel=2)
+    assert [r.outcome for r in stopped][:3] == ["published", "published", "failed"]
+    assert [r.outcome for r in stopped][4] == "not-run"  # D4 may have started beside D3; D5 never does
+
+
 # --------------------------------------------------------------------------- real Spark
 
 
@@ -214,3 +247,51 @@ def test_run_tables_and_all_one_summary_each_worst_exit_code(spark, tmp_path, wr
     catalog = open_catalog(load_config(cfg))
     assert catalog.get_table("demo", "events__lakeloader_lock") is None
     assert catalog.get_table("other", "copy__lakeloader_lock") is None
+
+
+@pytest.mark.spark
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_backfill_parallel_holds_the_lock_for_its_span_and_publishes_every_date_once(
+    spark, tmp_path, write_config, capsys
+):
+    import signal
+    import time
+
+    d4 = dt.date(2026, 11, 4)
+    root = tmp_path / "in"
+    inp = _inputs(root, [D1, D2, d4])  # D3's input is missing: that date fails, --keep-going runs the rest
+    cfg = _config(write_config, root)
+    argv = ["backfill", "--config", cfg, "--table", "events", "--from", "2026-11-01", "--to", "2026-11-04",
+            "--parallel", "2", "--keep-going"]  # fmt: skip
+    env = {**os.environ, "LAKELOADER_FAILPOINT": "after-write:stop"}  # frozen mid-backfill, holding the lock
+    backfill = subprocess.Popen([sys.executable, "-m", "lakeloader.cli", *argv], env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while open(f"/proc/{backfill.pid}/stat").read().rsplit(")", 1)[1].split()[0] != "T":
+            assert backfill.poll() is None and time.monotonic() < deadline, "the backfill never wrote a date"
+            time.sleep(0.5)
+        # Another process's run of the table meanwhile: refused in one line, naming the backfill.
+        capsys.readouterr()
+        assert main(["run", "--config", cfg, "--table", "events", "--run-date", "2026-11-01"]) == 3
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert err.startswith("busy: demo.events is being loaded by run backfill-events-20261101-20261104-")
+        os.kill(backfill.pid, signal.SIGCONT)
+        out, err = backfill.communicate(timeout=600)
+    finally:
+        if backfill.poll() is None:
+            os.kill(backfill.pid, signal.SIGCONT)
+            backfill.kill()
+    assert backfill.returncode == 2, err[-3000:]
+    rows = {line.split()[0]: line.split()[1] for line in out.splitlines() if line.startswith("2026-")}
+    assert rows == {"2026-11-01": "published", "2026-11-02": "published", "2026-11-03": "failed",
+                    "2026-11-04": "published"}  # fmt: skip
+    assert "2 at a time" in out and "4 runs: 3 published, 1 failed" in out
+    assert "running" in err  # the progress lines count the dates still running
+    # Every date published exactly once: the table holds each date's rows once, one manifest per date.
+    assert contents(cfg) == expected(inp[D1], inp[D2], inp[d4])
+    config = load_config(cfg)
+    manifests = sorted((tmp_path / "warehouse/_lakeloader/demo/events/manifests").glob("*.json"))
+    assert sorted(p.stem[:8] for p in manifests) == ["20261101", "20261102", "20261104"]
+    assert open_catalog(config).get_table("demo", "events__lakeloader_lock") is None  # released at the end

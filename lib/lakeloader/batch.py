@@ -14,6 +14,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -79,49 +80,96 @@ def run_items(
     keep_going: bool,
     what: str = "batch",
     clock: Callable[[], float] = time.monotonic,
+    parallel: int = 1,
 ) -> list[ItemResult]:
-    """Run each item with `run_one` (returns a pipeline RunSummary) in order; one result per item.
+    """Run each item with `run_one` (returns a pipeline RunSummary), `parallel` at a time; one result per item.
 
-    A failed item stops the batch (the rest are `not-run`) unless `keep_going`. Progress after every
-    item: done / left, rows, elapsed and an estimate of the time left. Ctrl-C stops at once: what
-    finished is published, and a rerun skips it.
+    A failed item stops the batch (the rest are `not-run`; with `parallel` > 1 the items already running
+    finish first) unless `keep_going`. Progress after every item: done / running / left, rows, elapsed and
+    an estimate of the time left. Ctrl-C stops: what finished is published, and a rerun skips it.
     """
+    progress = _Progress(len(items), what, clock, parallel)
+    if parallel > 1:
+        return _run_parallel(items, run_one, keep_going, progress)
     results: list[ItemResult] = []
-    started = clock()
-    rows = 0
-    ran: list[float] = []  # seconds of items that did work (skipped ones would make the estimate too low)
     for n, item in enumerate(items, 1):
-        t = clock()
-        try:
-            summary = run_one(item)
-        except LakeloaderError as e:
-            result = ItemResult(item, FAILED, seconds=clock() - t, error=str(e), exit_code=e.exit_code)
-        except Exception as e:  # a Spark or AWS failure on one date must not lose the batch's report
-            log.debug("%s failed", item.label(), exc_info=True)
-            error = f"error: {type(e).__name__}: {one_line(str(e))[:300]}"
-            result = ItemResult(item, FAILED, seconds=clock() - t, error=error, exit_code=2)
-        else:
-            m = summary.manifest
-            result = ItemResult(item, summary.outcome, m.run_id, m.rows_written, clock() - t)
+        result = _attempt(item, run_one, clock)
         results.append(result)
-        rows += result.rows
-        if result.outcome not in (SKIPPED, FAILED):
-            ran.append(result.seconds)
-        left = len(items) - n
-        per_item = sum(ran) / len(ran) if ran else (clock() - started) / n
-        eta = f", about {_duration(per_item * left)} left" if left else ""
-        detail = result.error if result.outcome == FAILED else f"{result.rows:,} rows, run {result.run_id}"
-        log.log(
-            logging.WARNING if result.outcome == FAILED else logging.INFO,
-            "%s %s: %s (%s) in %s; %d/%d done, %d left, %s rows, elapsed %s%s",
-            what, item.label(), result.outcome, detail, _duration(result.seconds), n, len(items), left,
-            f"{rows:,}", _duration(clock() - started), eta,
-        )  # fmt: skip
-        if result.outcome == FAILED and not keep_going and left:
+        progress.report(result, running=0)
+        if result.outcome == FAILED and not keep_going and n < len(items):
             log.warning("%s: stopping at the failed %s (--keep-going runs the rest)", what, item.label())
             results += [ItemResult(i, NOT_RUN) for i in items[n:]]
             break
     return results
+
+
+def _run_parallel(
+    items: Sequence[Item], run_one: Callable[[Item], Any], keep_going: bool, progress: _Progress
+) -> list[ItemResult]:
+    """Items in a pool of `progress.parallel` threads (one Spark session runs their jobs side by side)."""
+    results: dict[int, ItemResult] = {}
+    queue = list(enumerate(items))[::-1]  # popped from the end: in date order
+    stopped = False
+    with ThreadPoolExecutor(max_workers=progress.parallel, thread_name_prefix=progress.what) as pool:
+        running: dict[Future, int] = {}
+        while running or (queue and not stopped):
+            while queue and not stopped and len(running) < progress.parallel:
+                i, item = queue.pop()
+                running[pool.submit(_attempt, item, run_one, progress.clock)] = i
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                result = results[running.pop(future)] = future.result()
+                progress.report(result, running=len(running))
+                if result.outcome == FAILED and not keep_going and not stopped and (queue or running):
+                    stopped = True
+                    log.warning(
+                        "%s: stopping at the failed %s: %d running finish, %d not started (--keep-going runs "
+                        "the rest)", progress.what, result.item.label(), len(running), len(queue),
+                    )  # fmt: skip
+    return [results.get(i, ItemResult(item, NOT_RUN)) for i, item in enumerate(items)]
+
+
+def _attempt(item: Item, run_one: Callable[[Item], Any], clock: Callable[[], float]) -> ItemResult:
+    """Run one item; its failure becomes its result (one line) instead of ending the batch."""
+    t = clock()
+    try:
+        summary = run_one(item)
+    except LakeloaderError as e:
+        return ItemResult(item, FAILED, seconds=clock() - t, error=str(e), exit_code=e.exit_code)
+    except Exception as e:  # a Spark or AWS failure on one date must not lose the batch's report
+        log.debug("%s failed", item.label(), exc_info=True)
+        error = f"error: {type(e).__name__}: {one_line(str(e))[:300]}"
+        return ItemResult(item, FAILED, seconds=clock() - t, error=error, exit_code=2)
+    m = summary.manifest
+    return ItemResult(item, summary.outcome, m.run_id, m.rows_written, clock() - t)
+
+
+class _Progress:
+    """The line logged after each item: done / running / left, rows, elapsed, estimated time left."""
+
+    def __init__(self, total: int, what: str, clock: Callable[[], float], parallel: int) -> None:
+        self.total, self.what, self.clock, self.parallel = total, what, clock, parallel
+        self.started = clock()
+        self.done = self.rows = 0
+        self.ran: list[float] = []  # seconds of items that did work (skipped ones would make the estimate too low)
+
+    def report(self, result: ItemResult, running: int) -> None:
+        self.done += 1
+        self.rows += result.rows
+        if result.outcome not in (SKIPPED, FAILED):
+            self.ran.append(result.seconds)
+        left = self.total - self.done
+        elapsed = self.clock() - self.started
+        per_item = sum(self.ran) / len(self.ran) if self.ran else elapsed / self.done
+        eta = f", about {_duration(per_item * (left - running / 2) / self.parallel)} left" if left else ""
+        busy = f", {running} running" if self.parallel > 1 else ""
+        detail = result.error if result.outcome == FAILED else f"{result.rows:,} rows, run {result.run_id}"
+        log.log(
+            logging.WARNING if result.outcome == FAILED else logging.INFO,
+            "%s %s: %s (%s) in %s; %d/%d done%s, %d left, %s rows, elapsed %s%s",
+            self.what, result.item.label(), result.outcome, detail, _duration(result.seconds), self.done,
+            self.total, busy, left - running, f"{self.rows:,}", _duration(elapsed), eta,
+        )  # fmt: skip
 
 
 def exit_code(results: Sequence[ItemResult]) -> int:

@@ -30,8 +30,8 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from typing import Optional
 
 from lakeloader import retry
@@ -297,6 +297,20 @@ def _take_over(catalog: Catalog, database: str, held: Holder, lease: Lease, now:
         raise
     lease.incarnation, lease.slot, lease.expires_at = held.incarnation, held.slot + 1, now + lease.ttl_s
     return True
+
+
+@dataclass(frozen=True)
+class SharedLock:
+    """A table's lock held by a batch for all its runs (`backfill --parallel`).
+
+    Its runs publish one at a time (`publishing`), and write one at a time too (`writing`): Spark's file
+    committers keep one scratch directory per output root (`_temporary`, `__magic`), which a job's commit
+    removes, so two jobs writing into one table root at once would break each other.
+    """
+
+    lease: Lease
+    publishing: AbstractContextManager = field(default_factory=threading.Lock)
+    writing: AbstractContextManager = field(default_factory=threading.Lock)
 
 
 @contextmanager

@@ -163,13 +163,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the table once per date from --from to --to (each run with its own run id, "
         "manifest and lock). Dates already published with the same input are skipped, so rerunning a "
         "killed or failed backfill resumes where it stopped. Progress after every date; a summary table "
-        "at the end; exit code = the worst date's.",
+        "at the end; exit code = the worst date's. With --parallel N, N dates run at once under one "
+        "table lock held (and renewed) for the whole backfill.",
     )
     _common(bf)
     bf.add_argument("--from", dest="start", required=True, type=_date, metavar="YYYY-MM-DD", help="first run date")
     bf.add_argument("--to", dest="end", required=True, type=_date, metavar="YYYY-MM-DD", help="last run date, included")
     bf.add_argument("--step", default="1d", metavar="Nd|Nw", help="between run dates (default 1d; e.g. 7d, 1w)")
     bf.add_argument("--keep-going", action="store_true", help="run the remaining dates after one fails")
+    bf.add_argument(
+        "--parallel",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N dates at once (default 1): the backfill holds the table's lock for its whole span; one "
+        "date's planning, audit and publish overlap another's write (writes and publishes take turns); not "
+        "for format: delta",
+    )
     bf.add_argument("--mode", choices=["append", "overwrite_partitions", "overwrite"], help="override the table's mode")
     bf.add_argument("--dry-run", action="store_true", help="list each date's input and plan it; write nothing")
 

@@ -7,6 +7,8 @@ import datetime as dt
 import json
 import logging
 import time
+import uuid
+from contextlib import ExitStack
 from typing import Any
 
 from lakeloader.cli.format import human_bytes, render_report, text_table
@@ -64,19 +66,36 @@ def _run_tables(args: argparse.Namespace, config: Config) -> int:
     return _report_batch(f"lakeloader run of {len(items)} tables for {run_date.isoformat()}", results, True)
 
 
-def _run_batch(args: argparse.Namespace, config: Config, items: list[Any], what: str, app: str) -> list[Any]:
-    """Run the items in one Spark session, each through the ordinary pipeline (its own lock and run id)."""
+def _run_batch(
+    args: argparse.Namespace, config: Config, items: list[Any], what: str, app: str, parallel: int = 1
+) -> list[Any]:
+    """Run the items in one Spark session, each through the ordinary pipeline (its own run id).
+
+    One at a time, each run takes its table's lock; with `parallel` > 1 (one table's dates) the batch
+    holds the table's lock for its whole span and the runs publish under it, one at a time.
+    """
     from lakeloader import batch
+    from lakeloader.hold import hold_table
     from lakeloader.pipeline import RunOptions, run_table
     from lakeloader.session import build_session
 
     spark = build_session(app, config.spark, verbose=args.verbose)
+    with ExitStack() as stack:
+        held = None
+        if parallel > 1 and not args.dry_run:
+            owner = (
+                f"{what}-{items[0].table}-{items[0].run_date:%Y%m%d}-{items[-1].run_date:%Y%m%d}-{uuid.uuid4().hex[:8]}"
+            )
+            held = stack.enter_context(hold_table(config, items[0].table, owner))
+            log.info(
+                "%s: holding the lock of %s for all %d dates, %d at a time", what, items[0].table, len(items), parallel
+            )
 
-    def run_one(item: batch.Item) -> Any:  # noqa: ANN401
-        opts = RunOptions(run_date=item.run_date, mode=args.mode, dry_run=args.dry_run)
-        return run_table(spark, config, item.table, opts)
+        def run_one(item: batch.Item) -> Any:  # noqa: ANN401
+            opts = RunOptions(run_date=item.run_date, mode=args.mode, dry_run=args.dry_run)
+            return run_table(spark, config, item.table, opts, held=held)
 
-    return batch.run_items(items, run_one, args.keep_going, what)
+        return batch.run_items(items, run_one, args.keep_going, what, parallel=parallel)
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -88,8 +107,13 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     dates = batch.date_range(args.start, args.end, batch.parse_step(args.step))
     items = [batch.Item(args.table, d) for d in dates]
     log.info("backfill of %s: %d run dates from %s to %s", args.table, len(items), dates[0], dates[-1])
-    results = _run_batch(args, config, items, "backfill", f"lakeloader-backfill-{args.table}")
+    if args.parallel < 1:
+        raise UsageError(f"--parallel {args.parallel}: run at least 1 date at a time")
+    parallel = min(args.parallel, len(items))
+    results = _run_batch(args, config, items, "backfill", f"lakeloader-backfill-{args.table}", parallel)
     title = f"lakeloader backfill of {table.database}.{table.name}, {dates[0]} to {dates[-1]} every {args.step}"
+    if parallel > 1:
+        title += f", {parallel} at a time"
     return _report_batch(title, results, False)
 
 
