@@ -54,6 +54,12 @@ def test_backfill_argument_errors_are_one_line(capsys, write_config):
     assert "no table 'nope'" in capsys.readouterr().err
     assert main(["run", "--config", cfg, "--table", "events", "--all"]) == 2
     assert "not allowed with argument" in capsys.readouterr().err
+    span = ["backfill", "--config", cfg, "--table", "events", "--from", "2026-11-01", "--to", "2026-11-02"]
+    assert main([*span, "--parallel", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "usage error: --parallel 0: run at least 1 date at a time"
+    delta_cfg = write_config({"events": events_table(format="delta")})
+    assert main([*span[:2], delta_cfg, *span[3:], "--parallel", "2"]) == 2
+    assert "is a Delta table, whose runs commit to one Delta log in turn" in capsys.readouterr().err
 
 
 class _Summary:

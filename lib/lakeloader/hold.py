@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from lakeloader import storage
 from lakeloader.catalog import open_catalog
 from lakeloader.config import Config
-from lakeloader.errors import UsageError
 from lakeloader.lock import SharedLock, table_lock
 
 log = logging.getLogger(__name__)
@@ -26,11 +25,6 @@ log = logging.getLogger(__name__)
 def hold_table(config: Config, table_name: str, owner: str) -> Iterator[SharedLock]:
     """Hold the table's lock (renewed) for the block; LockedError when another run holds it."""
     table = config.table(table_name)
-    if table.format == "delta":
-        raise UsageError(
-            f"--parallel: {table.database}.{table.name} is a Delta table, whose runs commit to one Delta log "
-            "in turn; run its dates with --parallel 1"
-        )
     root, aws = config.table_location(table), config.aws
     catalog = open_catalog(config)
     with table_lock(catalog, table.database, table.name, owner, config.admin_location(table), config.lock) as lease:

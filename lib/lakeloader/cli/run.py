@@ -104,12 +104,17 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     config = load_args(args)
     table = config.table(args.table)
+    if args.parallel < 1:
+        raise UsageError(f"--parallel {args.parallel}: run at least 1 date at a time")
     dates = batch.date_range(args.start, args.end, batch.parse_step(args.step))
     items = [batch.Item(args.table, d) for d in dates]
     log.info("backfill of %s: %d run dates from %s to %s", args.table, len(items), dates[0], dates[-1])
-    if args.parallel < 1:
-        raise UsageError(f"--parallel {args.parallel}: run at least 1 date at a time")
     parallel = min(args.parallel, len(items))
+    if parallel > 1 and table.format == "delta":  # before the JVM starts
+        raise UsageError(
+            f"--parallel: {table.database}.{table.name} is a Delta table, whose runs commit to one Delta log "
+            "in turn; run its dates with --parallel 1"
+        )
     results = _run_batch(args, config, items, "backfill", f"lakeloader-backfill-{args.table}", parallel)
     title = f"lakeloader backfill of {table.database}.{table.name}, {dates[0]} to {dates[-1]} every {args.step}"
     if parallel > 1:
