@@ -1,10 +1,12 @@
 """Many runs in a row: a backfill (one table, one run per date) or several tables for one date.
 
-Each item is an ordinary idempotent `run_table` call with its own run id, manifest and table lock, so
+Each item is an ordinary idempotent `run_table` call with its own run id and manifest (and the table's
+lock, taken by each run, or held for the whole batch by `backfill --parallel`: see hold.py), so
 a date whose input was already published with the same input is recognised by the run id and skipped
 (`already-published`), and rerunning a killed batch resumes where it stopped: finished items are
 skipped, a half-done one is recovered or rewritten by the pipeline's own rules. This module only
-orders the items, keeps going or stops on a failure, and reports progress and the result of each.
+orders the items (one at a time, or N in a thread pool), keeps going or stops on a failure, and reports
+progress and the result of each.
 """
 
 from __future__ import annotations
