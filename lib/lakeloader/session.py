@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Optional
@@ -142,6 +143,11 @@ def build_session(
         # Before the JVM starts: its start-up warnings go through this file, not Spark's default profile.
         java_opts = conf.get("spark.driver.extraJavaOptions", "")
         conf["spark.driver.extraJavaOptions"] = f"{java_opts} -Dlog4j2.configurationFile={LOG4J2_FILE.as_uri()}".strip()
+    if local:
+        # Python tasks (the statistics job over the written files' footers) need an interpreter with
+        # lakeloader and pyarrow: this one, not Spark's default `python3` on the PATH. PySpark takes it
+        # from the environment when the context starts; on EMR the step's spark.pyspark.python sets it.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     for k, v in conf.items():
         builder = builder.config(k, v)
     spark = builder.getOrCreate()

@@ -2,8 +2,9 @@
 
 Layout: `<table_root>/<k1=v1/k2=v2>/_v=<version>/part-*.parquet`, the version being the run id
 (`<run id>.N` for attempt N). Input statistics (rows read, bad rows, the set of partitions
-touched) are observed during the write itself; per-partition row counts then come from the
-Parquet footers of the files just written, not from the data.
+touched) are observed during the write itself; per-partition rows, nulls, min and max then come
+from the Parquet footers of the files just written, read by one distributed job (stats.py), not
+from the data and not by the driver.
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
-import pyarrow.parquet as pq
-from pyspark.sql import Column, DataFrame, Observation
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from lakeloader import storage
+from lakeloader import stats, storage
 from lakeloader.config import AwsConfig
 from lakeloader.hive import catalog_value, partition_path
 from lakeloader.layout import LayoutPlan, apply_layout
@@ -38,7 +38,7 @@ class WriteResult:
     bad_files: tuple[str, ...]
     partitions: tuple[PartitionStats, ...]
     unparsed: dict[str, int] = field(default_factory=dict)  # partition -> rows whose source did not parse
-    stats_seconds: float = 0.0  # of the write's wall time, the part after its last task (the footer reads)
+    stats_seconds: float = 0.0  # of the write's wall time, the part after its last task (the statistics job)
 
     @property
     def rows_written(self) -> int:
@@ -131,12 +131,12 @@ def write_version(
     )
     seen = result()
     t = time.monotonic()
-    stats = partition_stats(table_root, names, list(seen.partitions), version, aws)
+    parts = partition_stats(df.sparkSession, table_root, names, list(seen.partitions), version, aws)
     return WriteResult(
         rows_read=seen.rows_read,
         bad_rows=seen.bad_rows,
         bad_files=seen.bad_files,
-        partitions=tuple(stats),
+        partitions=tuple(parts),
         unparsed=seen.unparsed,
         stats_seconds=round(time.monotonic() - t, 3),
     )
@@ -147,60 +147,16 @@ def _json(c: Column) -> Column:
 
 
 def partition_stats(
-    table_root: str, names: list[str], values: list[tuple[str, ...]], version: str, aws: Optional[AwsConfig]
+    spark: SparkSession, table_root: str, names: list[str], values: list[tuple[str, ...]], version: str,
+    aws: Optional[AwsConfig],
 ) -> list[PartitionStats]:
-    """Files, rows (from Parquet footers) and bytes of each partition's version directory."""
-    locations = [version_dir(table_root, names, vals, version) for vals in values]
-    listed = storage.list_dirs(table_root, locations, aws, suffix=".parquet")
-    footers = iter(storage.parquet_footers([f for loc in locations for f in listed[loc]], aws))
-    out = []
-    for vals, loc in zip(values, locations):
-        files = listed[loc]
-        metas = [next(footers) for _ in files]
-        out.append(
-            PartitionStats(
-                values=list(vals),
-                location=loc,
-                files=len(files),
-                rows=sum(m.num_rows for m in metas),
-                bytes=sum(f.size for f in files),
-                columns=column_stats(metas),
-            )
-        )
-    return out
+    """Files, rows, bytes, nulls, min and max of each partition's version directory (one Spark job)."""
+    return stats.partition_stats(
+        spark, table_root, [(vals, version_dir(table_root, names, vals, version)) for vals in values], aws
+    )  # fmt: skip
 
 
-def column_stats(footers: Sequence[pq.FileMetaData]) -> dict[str, dict[str, Any]]:
-    """Nulls, min and max per top-level column, merged over every row group of the footers."""
-    out: dict[str, dict[str, Any]] = {}
-    for meta in footers:
-        for rg in range(meta.num_row_groups):
-            group = meta.row_group(rg)
-            for c in range(group.num_columns):
-                col = group.column(c)
-                if "." in col.path_in_schema:  # nested leaves: no single min/max for the column
-                    continue
-                acc = out.setdefault(col.path_in_schema, {"nulls": 0, "min": None, "max": None})
-                st = col.statistics
-                if st is None or not st.has_null_count:
-                    acc["nulls"] = None
-                elif acc["nulls"] is not None:
-                    acc["nulls"] += st.null_count
-                if st is not None and st.has_min_max:
-                    lo, hi = st.min, st.max
-                    acc["min"] = lo if acc["min"] is None else min(acc["min"], lo)
-                    acc["max"] = hi if acc["max"] is None else max(acc["max"], hi)
-    # JSON keeps text: decimals, dates and bytes all have an exact text form.
-    return {k: {**v, "min": _text(v["min"]), "max": _text(v["max"])} for k, v in out.items()}
-
-
-def _text(v: Any) -> Optional[str]:  # noqa: ANN401
-    if v is None:
-        return None
-    return v.hex() if isinstance(v, bytes) else str(v)
-
-
-def remove_version(table_root: str, stats: Sequence[PartitionStats], aws: Optional[AwsConfig] = None) -> None:
+def remove_version(table_root: str, parts: Sequence[PartitionStats], aws: Optional[AwsConfig] = None) -> None:
     """Delete a run's version directories (a failed or superseded run)."""
-    for p in stats:
+    for p in parts:
         storage.delete_dir(p.location, aws)
