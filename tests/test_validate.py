@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import build_manifest, events_table
+from lakeloader import stats
 from lakeloader.catalog.local import LocalCatalog
 from lakeloader.catalog.tables import partition_input, table_input
 from lakeloader.config import TableConfig, parse_config
@@ -359,3 +360,55 @@ def test_an_answer_of_the_wrong_shape_is_one_line_naming_engine_and_query(tmp_pa
     msg = str(e.value)
     assert msg.startswith(f"query error: duckdb answered {what} to: SELECT ") and "demo.events" in msg, msg
     assert "\n" not in msg and e.value.exit_code == 1
+
+
+def with_footer_stats(parts: Sequence[PartitionStats]) -> list[PartitionStats]:
+    """The partitions with their files' statistics, as a run's statistics job records them."""
+    out = []
+    for p in parts:
+        meta = pq.read_metadata(p.location[len("file://") :] + "/part-0.parquet")
+        cols = {
+            k: {"nulls": n, "min": None if lo is None else str(lo), "max": None if hi is None else str(hi)}
+            for k, (n, lo, hi) in stats.footer_columns(meta).items()
+        }
+        out.append(replace(p, columns=cols))
+    return out
+
+
+def test_an_audit_whose_statistics_answer_every_check_reads_no_data(tmp_path, catalog, engine):
+    parts = with_footer_stats(write_partitions(tmp_path, catalog, GOOD))
+    checks = [GOOD_CHECKS[0], GOOD_CHECKS[3], {"kind": "row_count_change", "max_pct": 50}]
+    report = validate(engine, catalog, table_config(checks), make_manifest(parts), counted_rows=6)
+    assert report.queries == 0 and report.rows == 6
+    assert [(r.kind, r.failing) for r in report.results] == [
+        ("not_null", 0), ("range", 0), ("reconcile", 0), ("row_count_change", 0),
+    ]  # fmt: skip
+    assert by_kind(report)["reconcile"].detail == "3 partitions, 6 rows in the staged files, 6 written by run r1"
+
+
+def test_statistics_give_the_same_failing_counts_as_the_queries(tmp_path, catalog, engine):
+    bad = [
+        (["2026-01-01", "de"], {"event_id": [1, None, None], "amount": [Decimal("-0.01"), Decimal(3), None]}),
+        (["2026-01-02", "fr"], {"event_id": [None, 2], "device": ["tv", None], "amount": [None, None]}),
+        (["2026-01-03", "fr"], {"event_id": [3], "amount": [Decimal("100")]}),
+    ]
+    parts = with_footer_stats(write_partitions(tmp_path, catalog, bad))
+    m = make_manifest(parts)
+    queried = validate(engine, catalog, table_config(), m)
+    before = engine.queries_issued
+    answered = validate(engine, catalog, table_config(), m, counted_rows=6)
+    assert [(r.name, r.failing) for r in answered.results[:-1]] == [(r.name, r.failing) for r in queried.results[:-1]]
+    assert [r.failing for r in answered.results] == [3, 0, 1, 1, 0]
+    # not_null from the NULL counts; unique, accepted_values and the violated range in one query
+    assert answered.queries == engine.queries_issued - before == 1 and answered.rows == 6
+    assert answered.failure_summary().startswith("not_null(event_id) 3 failing")
+
+
+def test_the_write_jobs_count_reconciles_the_staged_files(tmp_path, catalog, engine):
+    parts = with_footer_stats(write_partitions(tmp_path, catalog, GOOD))
+    lost = validate(engine, catalog, table_config([]), make_manifest(parts), counted_rows=7)
+    rec = by_kind(lost)["reconcile"]
+    assert rec.failing == 1 and "6 rows in the staged files, 7 written" in rec.detail
+    empty = [*parts[:2], replace(parts[2], rows=0, files=0, columns={})]
+    rec = by_kind(validate(engine, catalog, table_config([]), make_manifest(empty), counted_rows=6))["reconcile"]
+    assert rec.failing == 1 and rec.detail.endswith(f"first partition without rows 2026-01-02/{HIVE_DEFAULT_PARTITION}")

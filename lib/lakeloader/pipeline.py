@@ -149,9 +149,12 @@ def run_table(
             current = load_table_state(admin, table, aws)
             with _removed_on_failure(run_id, root, written, aws):
                 existing = catalog.get_partitions(table.database, table.name) if table.mode == "append" else []
+                # The rows the write job counted while writing, which the staged files' statistics must add
+                # up to; partitions carried forward also hold earlier runs' rows, so the audit then queries.
+                counted: Optional[int] = written.rows_read - written.bad_rows
                 if existing:
                     with stage("carry forward (append)", timings):
-                        written = carry_forward(written, existing, root, names, version, aws)
+                        written, counted = carry_forward(spark, written, existing, root, names, version, aws), None
                 m = replace(
                     base,
                     status="staged",
@@ -166,8 +169,9 @@ def run_table(
                 table_columns = planned_columns(catalog, table, columns, keys)
                 lease.check()  # the audit's staging table is a catalog change too
                 m, report = audit_staged(
-                    config, catalog, table, table_columns, keys, m, uri_m, current, ", nothing was published"
-                )
+                    config, catalog, table, table_columns, keys, m, uri_m, current, ", nothing was published",
+                    counted_rows=counted,
+                )  # fmt: skip
                 failpoint("after-audit")
                 with stage("register", timings):
                     lease.check()  # a run whose lease ran out (a stall) or was taken over publishes nothing

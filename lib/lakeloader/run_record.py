@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import Optional
 
 from lakeloader import manifest as manifests
 from lakeloader import retention
@@ -31,13 +32,17 @@ def audit_staged(
     current: TableState,
     on_failure: str,
     delta_table: bool = False,
+    counted_rows: Optional[int] = None,
 ) -> tuple[Manifest, Report]:
-    """Audit the staged run and record the report; ChecksFailed (saying `on_failure`) when it fails."""
+    """Audit the staged run and record the report; ChecksFailed (saying `on_failure`) when it fails.
+
+    `counted_rows`: the rows the write job counted, which lets the run's statistics answer (audit_run).
+    """
     admin, aws = config.admin_location(table), config.aws
     with stage("audit", m.timings_s):
         previous = manifests.load(admin, current.latest, aws) if current.latest else None
         engine = open_engine(config, catalog)
-        report = audit_run(catalog, engine, table, columns, keys, m, previous, delta=delta_table)
+        report = audit_run(catalog, engine, table, columns, keys, m, previous, delta_table, counted_rows)
     m = replace(m, audit=report.to_dict())
     if report.failed:
         manifests.save(replace(m, status="audit-failed"), admin, aws)

@@ -105,6 +105,7 @@ def quarantine_bad_rows(
 
 
 def carry_forward(
+    spark: SparkSession,
     written: WriteResult,
     existing: list[dict],
     root: str,
@@ -118,7 +119,7 @@ def carry_forward(
     for values in touched:
         dst = next(p.location for p in written.partitions if tuple(p.values) == values)
         storage.copy_files(live[values], dst, aws)
-    fresh = {tuple(p.values): p for p in partition_stats(root, names, touched, version, aws)}
+    fresh = {tuple(p.values): p for p in partition_stats(spark, root, names, touched, version, aws)}
     merged = tuple(fresh.get(tuple(p.values), p) for p in written.partitions)
     return replace(written, partitions=merged)
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, NoReturn, Optional
 
+from lakeloader import stat_checks
 from lakeloader.catalog.base import Catalog
 from lakeloader.config import CheckConfig, TableConfig
 from lakeloader.errors import ConfigError, UnexpectedAnswer
@@ -185,11 +186,15 @@ def validate(
     previous: Optional[Manifest] = None,
     relation: Optional[str] = None,
     clock: Callable[[], dt.datetime] = utc_now,
+    counted_rows: Optional[int] = None,
 ) -> Report:
     """Run the table's checks and reconcile per-partition rows against the manifest.
 
     `relation` names another table of the same database to check instead (the staging table of an
-    audit); `clock` gives "now" (aware, or naive UTC) for freshness checks.
+    audit); `clock` gives "now" (aware, or naive UTC) for freshness checks. `counted_rows` (an audit of
+    a staged run: the rows its write job counted) makes the manifest's statistics answer the checks
+    they answer exactly (stat_checks.py) and the reconciliation compare them with that count, so only
+    the other checks query the data, and none when there is no other.
     """
     relation = relation or table.name
     name = f"{table.database}.{relation}"
@@ -208,16 +213,28 @@ def validate(
                     f"tables.{table.name}.checks[{i}]: freshness column {c.column!r} is {col_type} in {name}; "
                     "it needs a timestamp or date column"
                 )
-    exprs = check_expressions(name, column_checks, types)
-    sql = f"SELECT {', '.join(exprs)} FROM {name}"
-    (row,) = queries.run(sql, len(exprs), one_row=True)
-    if not isinstance(row[0], int):  # count(*): an engine that answers NULL or text here answered wrongly
-        queries.unexpected(sql, f"{row[0]!r} as the row count")
-    total = row[0]
+    from_stats = counted_rows is not None and manifest is not None
+    queried = stat_checks.unanswered(column_checks, manifest) if from_stats else column_checks
+    values: dict[int, Any] = {}
+    total = sum(p.rows for p in manifest.partitions) if from_stats else None
+    if queried or not from_stats:
+        exprs = check_expressions(name, queried, types)
+        sql = f"SELECT {', '.join(exprs)} FROM {name}"
+        (row,) = queries.run(sql, len(exprs), one_row=True)
+        if not isinstance(row[0], int):  # count(*): an engine that answers NULL or text here answered wrongly
+            queries.unexpected(sql, f"{row[0]!r} as the row count")
+        total = row[0]
+        values = {id(c): v for c, v in zip(queried, row[1:])}
     now = _as_utc(clock())
-    results = [_column_result(c, v, now) for c, v in zip(column_checks, row[1:])]
+    results = [
+        _column_result(c, values[id(c)] if id(c) in values else stat_checks.answer(c, manifest), now)
+        for c in column_checks
+    ]
     if manifest is not None:
-        results.append(_reconcile(queries, catalog, table.database, relation, manifest, meta))
+        if from_stats:
+            results.append(_reconcile_counted(manifest, counted_rows))
+        else:
+            results.append(_reconcile(queries, catalog, table.database, relation, manifest, meta))
         for c in table.checks:
             if c.kind == "row_count_change":
                 results.append(_row_count_change(c, manifest, previous))
@@ -282,6 +299,20 @@ def _reconcile(
         p = bad[0]
         detail += f"; first mismatch {'/'.join(p.values)}: {got.get(tuple(p.values), 0)} rows, manifest {p.rows}"
     return CheckResult("row counts match manifest", "reconcile", ",".join(m.partition_keys), "error", len(bad), detail)
+
+
+def _reconcile_counted(m: Manifest, counted: int) -> CheckResult:
+    """The staged files' rows (their footers) against the rows the write job counted while writing them.
+
+    Every partition of the run had rows when written: one whose files hold none lost them.
+    """
+    staged = sum(p.rows for p in m.partitions)
+    empty = [p for p in m.partitions if p.rows == 0]
+    detail = f"{len(m.partitions)} partitions, {staged} rows in the staged files, {counted} written by run {m.run_id}"
+    if empty:
+        detail += f"; first partition without rows {'/'.join(empty[0].values)}"
+    failing = len(empty) or int(staged != counted)
+    return CheckResult("row counts match manifest", "reconcile", ",".join(m.partition_keys), "error", failing, detail)
 
 
 def _first_key_filter(keys: Sequence[str], owned: Sequence[PartitionStats], meta: Optional[dict[str, Any]]) -> str:

@@ -147,7 +147,11 @@ def _json(c: Column) -> Column:
 
 
 def partition_stats(
-    spark: SparkSession, table_root: str, names: list[str], values: list[tuple[str, ...]], version: str,
+    spark: SparkSession,
+    table_root: str,
+    names: list[str],
+    values: list[tuple[str, ...]],
+    version: str,
     aws: Optional[AwsConfig],
 ) -> list[PartitionStats]:
     """Files, rows, bytes, nulls, min and max of each partition's version directory (one Spark job)."""
