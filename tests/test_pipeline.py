@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import re
 from collections import Counter
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import pytest
@@ -138,6 +139,40 @@ def test_audit_stops_a_failing_run_and_validate_reports_a_published_table(write_
     assert main(["validate", "--config", cfg, "--table", "events"]) == 1
     err = capsys.readouterr().err
     assert "validation failed" in err and "accepted_values(device)" in err
+
+
+def null_amounts(folder: Path) -> int:
+    """Well-formed rows of the raw CSV files whose amount is empty, counted from the files themselves."""
+    n = 0
+    for f in sorted(folder.glob("*.csv")):
+        with f.open(newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                try:
+                    int(row["event_id"])
+                    dt.datetime.strptime(row["event_ts"], "%Y-%m-%d %H:%M:%S")
+                    Decimal(row["amount"]) if row["amount"] else None
+                except (ValueError, InvalidOperation):
+                    continue
+                n += not row["amount"]
+    return n
+
+
+def test_an_audit_answered_by_the_statistics_still_stops_bad_data(write_config, sample_input, capsys, tmp_path):
+    nulls = null_amounts(sample_input)
+    assert nulls > 0
+    checks = [{"kind": "range", "column": "event_id", "min": 0}, {"kind": "not_null", "column": "amount"}]
+    cfg = write_config({"events": events_table(checks=checks)})
+    assert run(cfg, sample_input) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"failed, nothing was published: not_null(amount) {nulls} failing" in err
+    failed = json.loads(next((tmp_path / "warehouse/_lakeloader/demo/events/manifests").glob("*.json")).read_text())
+    assert failed["status"] == "audit-failed" and failed["audit"]["queries"] == 0  # the statistics answered
+    assert not [p for p in (tmp_path / "warehouse/demo/events").rglob("*.parquet")]
+    assert catalog_table(cfg) is None
+    # The same checks where the data keeps them: published, still without reading a data file.
+    ok = [checks[0], {"kind": "not_null", "column": "event_id"}]
+    assert run(write_config({"events": events_table(checks=ok)}), sample_input) == 0
+    assert "0 queries" in capsys.readouterr().out
 
 
 def test_append_keeps_existing_rows_and_overwrite_replaces_the_table(write_config, tmp_path, capsys):
