@@ -1,14 +1,15 @@
 """Per-partition statistics of a run's written files (files, rows, bytes, nulls, min, max) in one Spark job.
 
-The driver names only the run's partition directories. Spark tasks list them, read the Parquet footers
-(a ranged GET per file on S3, 16 threads per task) and merge them per partition; the driver receives
-one small record per partition, however many files the run wrote. Min and max stay typed until the
-merge is done, then become text for the manifest (decimals, dates and bytes all have an exact text form).
+The driver names only the run's partition directories. Spark tasks (one stage, no shuffle) list them,
+read the Parquet footers (a ranged GET per file on S3, 16 threads per task) and merge them per
+partition; the driver receives one small record per partition, however many files the run wrote. Min
+and max stay typed until the merge is done, then become text for the manifest (decimals, dates and
+bytes all have an exact text form).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Optional
 
 import pyarrow.parquet as pq
@@ -20,6 +21,7 @@ from lakeloader.manifest import PartitionStats
 
 # A partition's statistics while merging: [files, rows, bytes, {column: [nulls | None, min, max]}].
 _Partial = list
+_BATCH = 2000
 
 
 def partition_stats(
@@ -31,23 +33,16 @@ def partition_stats(
     """
     if not partitions:
         return []
-    locations = [loc for _, loc in partitions]
     sc = spark.sparkContext
     # One listing per first-level directory (storage.list_dirs): on S3 a run's partitions of 30 days
-    # are 30 LISTs, not one per partition.
-    groups: dict[str, list[int]] = {}
-    for i, loc in enumerate(locations):
-        groups.setdefault(_first_level(table_root, loc), []).append(i)
-    tasks = [(table_root, [(i, locations[i]) for i in members], aws) for members in groups.values()]
-    slices = max(1, sc.defaultParallelism)
-    merged = dict(
-        sc.parallelize(tasks, min(len(tasks), slices))
-        .flatMap(_list_task)
-        .repartition(slices)  # a day with most of the files must not be one task's work
-        .mapPartitions(lambda files: _footer_task(files, aws))
-        .reduceByKey(_merge)
-        .collect()
-    )
+    # are 30 LISTs, not one per partition. A partition lies below exactly one such directory, so each
+    # task merges whole partitions and the job needs no shuffle.
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for i, (_, loc) in enumerate(partitions):
+        groups.setdefault(_first_level(table_root, loc), []).append((i, loc))
+    tasks = [(table_root, members, aws) for members in groups.values()]
+    slices = min(len(tasks), 4 * max(1, sc.defaultParallelism))
+    merged = dict(sc.parallelize(tasks, slices).flatMap(_stats_task).collect())
     out = []
     for i, (values, loc) in enumerate(partitions):
         files, rows, size, cols = merged.get(i, [0, 0, 0, {}])
@@ -61,24 +56,17 @@ def _first_level(root: str, location: str) -> str:
     return f"{base}/{rest.split('/')[0]}" if rest else location
 
 
-def _list_task(task: tuple[str, list[tuple[int, str]], Optional[AwsConfig]]) -> Iterator[tuple[int, storage.FileInfo]]:
+def _stats_task(task: tuple[str, list[tuple[int, str]], Optional[AwsConfig]]) -> Iterator[tuple[int, _Partial]]:
+    """One first-level directory's partitions: listed, their footers read concurrently, merged per partition."""
     root, members, aws = task
     listed = storage.list_dirs(root, [loc for _, loc in members], aws, suffix=".parquet")
-    for i, loc in members:
-        for f in listed[loc]:
-            yield i, f
-
-
-def _footer_task(
-    files: Iterable[tuple[int, storage.FileInfo]], aws: Optional[AwsConfig]
-) -> Iterator[tuple[int, _Partial]]:
-    """One task's files: their footers read concurrently, merged per partition."""
-    files = list(files)  # a task's share of the file list: a path and a size each
-    footers = storage.parquet_footers([f for _, f in files], aws)
+    files = [(i, f) for i, loc in members for f in listed[loc]]
     partial: dict[int, _Partial] = {}
-    for (i, f), meta in zip(files, footers):
-        one = [1, meta.num_rows, f.size, footer_columns(meta)]
-        partial[i] = _merge(partial[i], one) if i in partial else one
+    for start in range(0, len(files), _BATCH):  # a bounded number of footers in memory at a time
+        batch = files[start : start + _BATCH]
+        for (i, f), meta in zip(batch, storage.parquet_footers([f for _, f in batch], aws)):
+            one = [1, meta.num_rows, f.size, footer_columns(meta)]
+            partial[i] = _merge(partial[i], one) if i in partial else one
     yield from partial.items()
 
 
