@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from lakeloader.config import Config
-from lakeloader.errors import UsageError
+from lakeloader.errors import StorageError, UsageError
 
 _WRITABLE_SCHEMES = ("s3", "s3a", "file")
 
@@ -31,6 +31,8 @@ def write_text(path: str, text: str, config: Config, flag: str) -> None:
                 f.write(text)
     except OSError as e:
         raise UsageError(f"{flag} {path}: cannot write ({_one_line(e)})") from None
+    except StorageError as e:  # the store's answer, without storage's own "write text <uri>: " prefix
+        raise UsageError(f"{flag} {path}: cannot write ({_one_line(e).split(': ', 1)[-1]})") from None
 
 
 def copy_file(src: str, dst: str, config: Config) -> None:
