@@ -10,8 +10,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("LAKELOADER_CACHE", Path.home() / ".cache" / "lakeloader"))
@@ -83,5 +84,5 @@ def linear_fit(xs: list[float], ys: list[float]) -> tuple[float, float]:
     """Least-squares a, b of y = a + b x."""
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
     var = sum((x - mx) ** 2 for x in xs)
-    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var if var else 0.0
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=False)) / var if var else 0.0
     return my - b * mx, b

@@ -416,7 +416,7 @@ def draw_chart(data: dict, out: Path) -> None:
         bars = ax.barh(names, walls, color=colors)
         plain = next(t["wall_s"] for t in tools if t["tool"] == "plain partitionBy")
         files = [t["files"] for t in tools][::-1]
-        for bar, w, nf in zip(bars, walls, files):
+        for bar, w, nf in zip(bars, walls, files, strict=False):
             label = f" {w:.1f} s  ({w / plain:.2f}x plain), {nf} files"
             ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, label, va="center", fontsize=9)
         ax.set_xlim(0, max(walls) * 1.7)
@@ -431,7 +431,7 @@ def draw_chart(data: dict, out: Path) -> None:
         ax.plot(rows, walls, "o-", color="tab:orange", label="lakeloader run")
         ref = [walls[0] * r / rows[0] for r in rows]
         ax.plot(rows, ref, "--", color="tab:gray", label="linear through first point")
-        for r, w, p in zip(rows, walls, pts):
+        for r, w, p in zip(rows, walls, pts, strict=False):
             ax.annotate(f"{p['files']} files, {p['glue_calls']} Glue calls", (r, w), textcoords="offset points",
                         xytext=(4, -12), fontsize=8)  # fmt: skip
         ax.set_xlabel("input rows, millions")
@@ -451,7 +451,7 @@ def draw_chart(data: dict, out: Path) -> None:
         span = [0, max(parts) * 1.05]
         ax.plot(span, [a + b * x for x in span], "--", color="tab:gray",
                 label=f"least-squares line: {a:.1f} s + {b * 1000:.2f} s / 1000 partitions")  # fmt: skip
-        for x, w, p in zip(parts, walls, pts):
+        for x, w, p in zip(parts, walls, pts, strict=False):
             ax.annotate(f"{p['files']} files, {p['glue_calls']} Glue calls", (x, w), textcoords="offset points",
                         xytext=(4, -12), fontsize=8)  # fmt: skip
         ax.set_xlabel(f"partitions (days x 20 countries), {pts[0]['rows'] / 1e6:g} M rows each")
@@ -484,7 +484,7 @@ def lakeloader_series(args, inputs: list[tuple[int, int]]):
 def scaling_series(args, sizes_m: list[float]) -> int:
     points = []
     sizes = [(int(m * 1_000_000), DAYS) for m in sizes_m]
-    for (rows, _), (src_bytes, r) in zip(sizes, lakeloader_series(args, sizes)):
+    for (rows, _), (src_bytes, r) in zip(sizes, lakeloader_series(args, sizes), strict=False):
         points.append(
             {
                 "rows": rows,
@@ -536,7 +536,7 @@ def partition_scaling_series(args, counts: list[int]) -> int:
     rows = args.partition_rows
     points = []
     inputs = [(rows, target // len(COUNTRIES)) for target in counts]
-    for target, (src_bytes, r) in zip(counts, lakeloader_series(args, inputs)):
+    for target, (src_bytes, r) in zip(counts, lakeloader_series(args, inputs), strict=False):
         points.append({
             "rows": rows, "mib": src_bytes / 2**20, "days": target // len(COUNTRIES), "wall_s": r["wall_s"],
             "files": r["files"], "partitions": r["partitions"], "glue_calls": r["glue_calls"],

@@ -24,9 +24,10 @@ import struct
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Optional
+from typing import Optional
 from urllib.parse import urlparse
 
 FAULTS = ("503", "500", "reset", "slow")

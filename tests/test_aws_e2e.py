@@ -274,7 +274,7 @@ def test_superseded_s3_versions_wait_out_retain_for_then_vacuum_removes_them(
     before = data_keys("r1")
     assert before and data_keys("r2")  # r1's files stay readable for retain_for (1h)
     capsys.readouterr()
-    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=61)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=61)
     monkeypatch.setattr(retention, "utcnow", lambda: later)
     assert main(["vacuum", *argv, "--dry-run"]) == 0
     assert "would remove" in capsys.readouterr().out and data_keys("r1")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import uuid
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError

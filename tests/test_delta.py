@@ -56,7 +56,7 @@ ROWS = [
 
 
 def arrow(rows: list[tuple]) -> pa.Table:
-    ids, amounts, dts, countries = zip(*rows)
+    ids, amounts, dts, countries = zip(*rows, strict=False)
     return pa.table(
         {
             "id": pa.array(ids, pa.int64()),

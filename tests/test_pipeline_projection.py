@@ -117,7 +117,7 @@ def test_a_projected_table_is_published_as_manifests_and_read_like_athena(write_
     assert dict(athena_view(cfg)) == {**expected, ("2026-11-02", "US"): 7}
     versions = list((warehouse / "demo/events/dt=2026-11-02/country=US").iterdir())
     assert len(versions) == 2
-    monkeypatch.setattr(retention, "utcnow", lambda: dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2))
+    monkeypatch.setattr(retention, "utcnow", lambda: dt.datetime.now(dt.UTC) + dt.timedelta(hours=2))
     assert main(["vacuum", "--config", cfg, "--table", "events"]) == 0
     versions = list((warehouse / "demo/events/dt=2026-11-02/country=US").iterdir())
     assert len(versions) == 1  # retain_versions: 1

@@ -13,9 +13,10 @@ import json
 import urllib.request
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import pytest
 from botocore.exceptions import ClientError
@@ -488,7 +489,7 @@ def test_timeout_stops_the_query(real):
     # Exponential backoff with jitter, capped, ending at the deadline with one last look.
     assert sum(fake.sleeps) == pytest.approx(30)
     caps = [min(0.2 * 2**i, 5.0) for i in range(len(fake.sleeps))]
-    assert all(c / 2 <= s <= c for s, c in zip(fake.sleeps[:-1], caps))
+    assert all(c / 2 <= s <= c for s, c in zip(fake.sleeps[:-1], caps, strict=False))
     assert max(fake.sleeps) <= 5.0 and len(fake.sleeps) < 15
     assert client.calls["get_query_execution"] == len(fake.sleeps) + 1
     assert eng.queries_issued == 1 and started["QueryString"] == "SELECT * FROM demo.big"

@@ -37,7 +37,7 @@ def test_one_count_then_one_unload_per_channel(moto_endpoint, real, fmt, props):
     assert requests[0]["QueryString"] == f'SELECT "__channel", count(*) FROM ({select}) GROUP BY 1'
     polled = list(dict.fromkeys(r["QueryExecutionId"] for r in client.requests["get_query_execution"]))
     assert len(polled) == len(requests) == 3
-    for request, qid, channel in zip(requests[1:], polled[1:], ["train", "test"]):
+    for request, qid, channel in zip(requests[1:], polled[1:], ["train", "test"], strict=False):
         expected = (
             f'UNLOAD (SELECT "amount", "user_id" FROM ({select}) WHERE "__channel" = \'{channel}\') '
             f"TO 's3://ml/events/{channel}/' {props}"

@@ -56,7 +56,7 @@ def pending(cfg: str) -> set[str]:
 
 def clock_at(monkeypatch, **later: float) -> None:
     """Retention's clock `later` from now (instead of sleeping through retain_for)."""
-    now = dt.datetime.now(dt.timezone.utc) + dt.timedelta(**later)
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(**later)
     monkeypatch.setattr(retention, "utcnow", lambda: now)
 
 

@@ -100,7 +100,7 @@ def test_dag_file_loads_under_airflow_and_the_amazon_provider(dag_file, tmp_path
     dags = json.loads(r.stdout.strip().splitlines()[-1])
     assert sorted(dags) == ["lakeloader_prod_events", "lakeloader_prod_users"]
     tasks = dags["lakeloader_prod_events"]["tasks"]
-    for up, down in zip(EXPECTED_CHAIN, EXPECTED_CHAIN[1:]):
+    for up, down in zip(EXPECTED_CHAIN, EXPECTED_CHAIN[1:], strict=False):
         assert down in tasks[up]["downstream"], (up, down)
     assert tasks["terminate_cluster"]["rule"] == "all_done"
     assert tasks["fail_loudly"]["rule"] == "one_failed"

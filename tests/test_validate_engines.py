@@ -11,11 +11,11 @@ import datetime as dt
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -42,7 +42,7 @@ COLS = [
     {"Name": "event_ts", "Type": "timestamp"},
 ]
 KEYS = [{"Name": "dt", "Type": "date"}, {"Name": "country", "Type": "string"}]
-NOW = dt.datetime(2026, 1, 3, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 1, 3, 12, 0, tzinfo=dt.UTC)
 T0 = dt.datetime(2026, 1, 3, 0, 0)  # naive: UTC
 
 
@@ -82,7 +82,7 @@ def write(
     for p in parts:
         version = table_root / partition_path(["dt", "country"], p.values) / f"_v={run_id}"
         version.mkdir(parents=True, exist_ok=True)
-        ts = [t.replace(tzinfo=dt.timezone.utc) if t and utc_adjusted else t for t in p.event_ts]
+        ts = [t.replace(tzinfo=dt.UTC) if t and utc_adjusted else t for t in p.event_ts]
         data = pa.table(
             {
                 "event_id": pa.array(p.event_id, pa.int64()),
@@ -402,7 +402,7 @@ def expected_results(parts: Sequence[Part]) -> tuple[list[Optional[str]], list[l
         sum(v is not None and not (0 <= v <= 100) for v in amounts),
         sum(v is not None and re.search("^[a-z]+$", v) is None for v in devices),
     ]
-    epoch = newest.replace(tzinfo=dt.timezone.utc).timestamp()
+    epoch = newest.replace(tzinfo=dt.UTC).timestamp()
     counts = [
         [p.values[0], None if p.values[1] == HIVE_DEFAULT_PARTITION else p.values[1], str(len(p.event_id))]
         for p in parts

@@ -261,7 +261,7 @@ def _common_dir(root: str, uris: Sequence[str]) -> str:
     """The deepest directory containing every file (normally `<root>/k1=v1/k2=v2`); at least the root."""
     dirs = [u.rsplit("/", 1)[0].split("/") for u in uris]
     common: list[str] = []
-    for parts in zip(*dirs):
+    for parts in zip(*dirs, strict=False):
         if len(set(parts)) != 1:
             break
         common.append(parts[0])

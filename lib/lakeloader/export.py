@@ -175,7 +175,7 @@ def export_table(
     compression = "Gzip" if engine_name == "athena" and opts.fmt == "csv" else "None"
     summary = {
         "table": f"{table.database}.{table.name}",
-        "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "engine": engine_name,
         "format": opts.fmt,
         "label": columns[0]["Name"] if opts.label else None,

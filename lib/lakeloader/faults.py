@@ -9,9 +9,8 @@ from __future__ import annotations
 import os
 import signal
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable
 
 ENV = "LAKELOADER_FAILPOINT"
 _hits: Counter[str] = Counter()

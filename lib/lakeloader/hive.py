@@ -34,7 +34,8 @@ def catalog_value(value: Optional[str]) -> str:
 
 def partition_path(names: Sequence[str], values: Sequence[str]) -> str:
     """`a=1/b=x%2Fy` for catalog values, the directory layout Spark's partitionBy writes."""
-    return "/".join(f"{escape_path_name(n)}={escape_path_name(catalog_value(v))}" for n, v in zip(names, values))
+    pairs = zip(names, values, strict=True)
+    return "/".join(f"{escape_path_name(n)}={escape_path_name(catalog_value(v))}" for n, v in pairs)
 
 
 def parse_partition_path(path: str) -> list[tuple[str, str]]:

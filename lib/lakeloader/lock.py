@@ -135,7 +135,7 @@ class Lease:
             "lakeloader.token": self.token,
             "lakeloader.host": socket.gethostname(),
             "lakeloader.pid": str(os.getpid()),
-            "lakeloader.since": dt.datetime.fromtimestamp(self.since, dt.timezone.utc).isoformat(timespec="seconds"),
+            "lakeloader.since": dt.datetime.fromtimestamp(self.since, dt.UTC).isoformat(timespec="seconds"),
             "lakeloader.expires_at": str(now + self.ttl_s),
         }
 

@@ -105,7 +105,7 @@ def run_table(
         quarantine_location=None,
         timings_s=timings,
         code_version=lakeloader.__version__,
-        created_at=dt.datetime.now(dt.timezone.utc).isoformat(),
+        created_at=dt.datetime.now(dt.UTC).isoformat(),
     )
     if opts.dry_run:
         return RunSummary(base, None, "dry-run")

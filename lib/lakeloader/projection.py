@@ -26,10 +26,10 @@ def unreachable(
     """(partition values, why) for each partition projection cannot reach; [] when all are reachable."""
     if not table.partition_projection:
         return []
-    now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     out = []
     for values in partitions:
-        for rule, value in zip(table.partitions, values):
+        for rule, value in zip(table.partitions, values, strict=False):
             why = _why_unreachable(table.partition_projection[rule.name], value, now)
             if why is not None:
                 out.append((list(values), f"{rule.name}={value}: {why}"))

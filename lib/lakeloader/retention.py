@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def utcnow() -> dt.datetime:
     """The clock retention reads (tests replace it rather than sleep)."""
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)

@@ -197,7 +197,7 @@ def generate(
 
     good_split = _split(rows, files)
     bad_split = _split(bad_rows, files)
-    for part, (n_good, n_bad) in enumerate(zip(good_split, bad_split)):
+    for part, (n_good, n_bad) in enumerate(zip(good_split, bad_split, strict=False)):
         lines = n_good + n_bad
         bad_at = set(rng.sample(range(lines), n_bad))
         with open(out / f"part-{part:04d}.csv", "w", newline="", encoding="utf-8") as fh:

@@ -36,7 +36,7 @@ def answer(check: CheckConfig, m: Manifest) -> Optional[int]:
     if _type(m, check.column).split("(", 1)[0].strip() not in _EXACT_ORDER:
         return None
     lo, hi = _number(check.min), _number(check.max)
-    for s, p in zip(stats, m.partitions):
+    for s, p in zip(stats, m.partitions, strict=False):
         if s["min"] is None or s["max"] is None:
             if s["nulls"] == p.rows:  # only NULLs: no value to fail a range
                 continue

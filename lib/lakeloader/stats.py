@@ -64,7 +64,7 @@ def _stats_task(task: tuple[str, list[tuple[int, str]], Optional[AwsConfig]]) ->
     partial: dict[int, _Partial] = {}
     for start in range(0, len(files), _BATCH):  # a bounded number of footers in memory at a time
         batch = files[start : start + _BATCH]
-        for (i, f), meta in zip(batch, storage.parquet_footers([f for _, f in batch], aws)):
+        for (i, f), meta in zip(batch, storage.parquet_footers([f for _, f in batch], aws), strict=False):
             one = [1, meta.num_rows, f.size, footer_columns(meta)]
             partial[i] = _merge(partial[i], one) if i in partial else one
     yield from partial.items()

@@ -7,10 +7,10 @@ run's output and removing old versions. pyarrow's filesystems give one interface
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Optional, TypeVar
 from urllib.parse import urlparse
 
 import pyarrow as pa

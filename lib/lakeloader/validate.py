@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, NoReturn, Optional
+from typing import Any, NoReturn, Optional
 
 from lakeloader import stat_checks
 from lakeloader.catalog.base import Catalog
@@ -144,7 +144,7 @@ def partition_key(value: Any) -> str:
 
 def utc_now() -> dt.datetime:
     """The current time in UTC (the default clock of freshness checks)."""
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class _Queries:
@@ -224,7 +224,7 @@ def validate(
         if not isinstance(row[0], int):  # count(*): an engine that answers NULL or text here answered wrongly
             queries.unexpected(sql, f"{row[0]!r} as the row count")
         total = row[0]
-        values = {id(c): v for c, v in zip(queried, row[1:])}
+        values = {id(c): v for c, v in zip(queried, row[1:], strict=False)}
     now = _as_utc(clock())
     results = [
         _column_result(c, values[id(c)] if id(c) in values else stat_checks.answer(c, manifest), now)
@@ -258,7 +258,7 @@ def _freshness(c: CheckConfig, epoch: Any, now: dt.datetime) -> CheckResult:  # 
     limit = f"limit {c.max_age_hours:g} h"
     if epoch is None:
         return CheckResult(_label(c), c.kind, c.column or "", c.severity, 1, f"no non-NULL value; {limit}")
-    newest = dt.datetime.fromtimestamp(float(epoch), dt.timezone.utc)
+    newest = dt.datetime.fromtimestamp(float(epoch), dt.UTC)
     age_h = (now - newest).total_seconds() / 3600.0
     stale = age_h > (c.max_age_hours or 0)
     detail = f"newest {newest.strftime('%Y-%m-%d %H:%M:%S')} UTC is {age_h:.1f} h old; {limit}"
@@ -266,7 +266,7 @@ def _freshness(c: CheckConfig, epoch: Any, now: dt.datetime) -> CheckResult:  # 
 
 
 def _as_utc(now: dt.datetime) -> dt.datetime:
-    return now.replace(tzinfo=dt.timezone.utc) if now.tzinfo is None else now.astimezone(dt.timezone.utc)
+    return now.replace(tzinfo=dt.UTC) if now.tzinfo is None else now.astimezone(dt.UTC)
 
 
 def _column_types(meta: Optional[dict[str, Any]]) -> dict[str, str]:

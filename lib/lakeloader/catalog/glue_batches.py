@@ -6,10 +6,10 @@ call; the calls themselves are retried by botocore only (glue_retry.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from lakeloader import aws as awsutil
 from lakeloader.catalog.glue_retry import GlueCallError

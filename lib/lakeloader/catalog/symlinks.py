@@ -44,7 +44,7 @@ def symlink_root(table: Mapping[str, Any]) -> Optional[str]:
 
 def partition_dir(root: str, keys: Sequence[str], values: Values) -> str:
     """`<root>/k1=v1/k2=v2`: values verbatim, as Athena substitutes them into the template."""
-    return "/".join([root.rstrip("/"), *(f"{k}={v}" for k, v in zip(keys, values))])
+    return "/".join([root.rstrip("/"), *(f"{k}={v}" for k, v in zip(keys, values, strict=False))])
 
 
 class SymlinkCatalog(Catalog):
@@ -119,7 +119,7 @@ class SymlinkCatalog(Catalog):
         with ThreadPoolExecutor(max_workers=_THREADS) as pool:
             texts = list(pool.map(lambda f: self._call(storage.read_text, f.uri, self.aws), files))
         out = []
-        for f, text in zip(files, texts):
+        for f, text in zip(files, texts, strict=False):
             rel = f.uri[len(root.rstrip("/")) + 1 : -len("/" + SYMLINK_FILE)]
             values = _values(rel, keys, f.uri)
             targets = [line for line in (text or "").splitlines() if line.strip()]
@@ -178,7 +178,7 @@ def _values(rel: str, keys: Sequence[str], uri: str) -> Optional[list[str]]:
     if len(segments) != len(keys):
         return None
     values = []
-    for key, seg in zip(keys, segments):
+    for key, seg in zip(keys, segments, strict=False):
         name, sep, value = seg.partition("=")
         if not sep or name != key:
             return None

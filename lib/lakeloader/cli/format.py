@@ -14,7 +14,8 @@ from typing import Any
 def render_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> str:
     """Rows as an aligned table, CSV (with header) or one JSON array of objects."""
     if fmt == "json":
-        return json.dumps([dict(zip(columns, r)) for r in rows], ensure_ascii=False, default=_json_default) + "\n"
+        objects = [dict(zip(columns, r, strict=False)) for r in rows]
+        return json.dumps(objects, ensure_ascii=False, default=_json_default) + "\n"
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
@@ -68,7 +69,7 @@ def text_table(rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     out = []
     for n, r in enumerate(rows):
-        out.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        out.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip())
         if n == 0:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out)

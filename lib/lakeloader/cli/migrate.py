@@ -7,7 +7,8 @@ import logging
 import os
 import shlex
 import tempfile
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from lakeloader.config import NAME_RE, load_config
 from lakeloader.errors import UsageError

@@ -32,7 +32,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.table is None:
         return _run_tables(args, config)
     table = config.table(args.table)  # fail on a wrong table name before starting a JVM
-    run_date = args.run_date or dt.datetime.now(dt.timezone.utc).date()
+    run_date = args.run_date or dt.datetime.now(dt.UTC).date()
     source_input(table.source, args.input, run_date)  # and on a bad --input template
     t = time.monotonic()
     spark = build_session(f"lakeloader-{args.table}", config.spark, verbose=args.verbose)
@@ -60,7 +60,7 @@ def _run_tables(args: argparse.Namespace, config: Config) -> int:
     names = list(config.tables) if args.all else args.tables
     for name in names:
         config.table(name)  # every name checked before the first run starts
-    run_date = args.run_date or dt.datetime.now(dt.timezone.utc).date()
+    run_date = args.run_date or dt.datetime.now(dt.UTC).date()
     items = [batch.Item(name, run_date) for name in names]
     results = _run_batch(args, config, items, "run", f"lakeloader-{len(items)}-tables")
     return _report_batch(f"lakeloader run of {len(items)} tables for {run_date.isoformat()}", results, True)

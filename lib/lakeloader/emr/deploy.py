@@ -6,10 +6,10 @@ import datetime as dt
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from lakeloader.config import Config, EmrConfig, load_config
 from lakeloader.emr.calls import Clients, aws_call, s3_uri

@@ -6,8 +6,8 @@ import gzip
 import logging
 import re
 import time
-from collections.abc import Sequence
-from typing import Any, Callable, Optional
+from collections.abc import Callable, Sequence
+from typing import Any, Optional
 
 from lakeloader.config import EmrConfig
 from lakeloader.emr.calls import aws_call, object_exists, s3_uri, split_s3

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Sequence
-from typing import Any, Callable, Optional
+from collections.abc import Callable, Sequence
+from typing import Any, Optional
 
 from lakeloader.config import EmrConfig, TableConfig
 from lakeloader.emr.calls import aws_call

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import re
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 from lakeloader.errors import QueryError
 
@@ -108,7 +109,7 @@ def is_header(values: list[Optional[str]], columns: list[dict[str, Any]]) -> boo
     """Whether a first row holds the column labels (Athena's header row) rather than data."""
     if not columns or len(values) != len(columns):
         return False
-    return all(v is not None and v in (c.get("Label"), c.get("Name")) for v, c in zip(values, columns))
+    return all(v is not None and v in (c.get("Label"), c.get("Name")) for v, c in zip(values, columns, strict=False))
 
 
 def convert_row(
