@@ -132,6 +132,18 @@ def test_history_rollback_and_retention(write_config, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "(the newest 1 of 2 runs, newest first)" in out and "rb " in out and "ra " not in out
 
+    # While another run holds the table, a rollback waits its turn like a run: busy, exit 3, nothing changed.
+    from lakeloader.lock import acquire
+
+    config = load_config(cfg)
+    holder = acquire(open_catalog(config), "demo", "events", "other-run", "x", config.lock)
+    capsys.readouterr()
+    assert main(["rollback", "--config", cfg, "--table", "events", "--to", "ra"]) == 3
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("busy: demo.events is being loaded by run other-run")
+    assert count() == after_b and state().latest == "rb"
+    holder.release()
+
     assert main(["rollback", "--config", cfg, "--table", "events", "--to", "ra"]) == 0
     assert "rolled back to ra" in capsys.readouterr().out
     assert count() == 1_000

@@ -129,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="point the table back at its state as of an earlier run",
         description="Sets every partition's catalog location to the version it had right after "
         "RUN_ID was published (partitions created later are dropped). Needs those versions to "
-        "still exist: set retain_versions >= 2 to keep older versions.",
+        "still exist: set retain_versions >= 2 to keep older versions. Takes the table's lock like a run "
+        "(exit 3 while another run holds it).",
     )
     _common(b)
     b.add_argument("--to", required=True, metavar="RUN_ID", help="a published run (see `lakeloader history`)")

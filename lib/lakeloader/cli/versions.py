@@ -38,12 +38,19 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     """`lakeloader rollback`."""
+    from lakeloader import retention
     from lakeloader.catalog import open_catalog
+    from lakeloader.lock import table_lock
     from lakeloader.versions import rollback
 
     config = load_args(args)
     table = config.table(args.table)
-    record = rollback(config.admin_location(table), open_catalog(config), table, args.to, config.aws)
+    admin, catalog = config.admin_location(table), open_catalog(config)
+    # Under the table's lock, like a run: a rollback flipping partitions while a run publishes would leave
+    # neither's state, and a vacuum between its checks and its flip could delete what it points back to.
+    owner = f"rollback-{retention.utcnow():%Y%m%dT%H%M%S}"
+    with table_lock(catalog, table.database, table.name, owner, admin, config.lock):
+        record = rollback(admin, catalog, table, args.to, config.aws)
     print(f"{table.database}.{table.name} rolled back to {args.to}: {len(record.partitions)} partitions, "
           f"{record.rows_written} rows (recorded as {record.run_id})")  # fmt: skip
     return 0
