@@ -349,6 +349,7 @@ def test_validate_report_to_a_missing_bucket(capsys, write_config, tmp_path, mot
     assert main(["-q", "validate", "--config", path, "--table", "events", "--report", uri]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"usage error: --report {uri}: cannot write (") and err.count("\n") == 1
+    assert err.count(uri) == 1 and "NoSuchBucket" in err  # the store's answer, the URI named once
 
 
 @pytest.mark.aws

@@ -48,9 +48,16 @@ class TableExistsError(CatalogError):
 
 
 class StorageError(LakeloaderError):
-    """The object store (S3) or a filesystem failed a request after every retry its client makes."""
+    """The object store (S3) or a filesystem failed a request after every retry its client makes.
+
+    `reason` is the store's own answer, without the operation and URI the message leads with.
+    """
 
     kind = "storage error"
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class PartitionExistsError(CatalogError):

@@ -43,7 +43,7 @@ def _one_line_errors(fn: F) -> F:
                 raise  # a bug, or a lakeloader error already
             where = target if isinstance(target, str) else f"{len(target)} files"
             message = " ".join(str(e).split())[:500]
-            raise StorageError(f"{fn.__name__.replace('_', ' ')} {where}: {message}") from None
+            raise StorageError(f"{fn.__name__.replace('_', ' ')} {where}: {message}", message) from None
 
     return wrapper  # type: ignore[return-value]
 

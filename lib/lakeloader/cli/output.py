@@ -31,8 +31,8 @@ def write_text(path: str, text: str, config: Config, flag: str) -> None:
                 f.write(text)
     except OSError as e:
         raise UsageError(f"{flag} {path}: cannot write ({_one_line(e)})") from None
-    except StorageError as e:  # the store's answer, without storage's own "write text <uri>: " prefix
-        raise UsageError(f"{flag} {path}: cannot write ({_one_line(e).split(': ', 1)[-1]})") from None
+    except StorageError as e:  # the flag already names the URI: only the store's answer
+        raise UsageError(f"{flag} {path}: cannot write ({e.reason})") from None
 
 
 def copy_file(src: str, dst: str, config: Config) -> None:
