@@ -59,7 +59,22 @@ $(STAMP): setup.py constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	@touch $@
 
-install: $(STAMP) ## build .venv/ (lakeloader editable, pinned deps) and fetch the pinned jars; seconds on a rerun
+# lakeloader's one JVM class (jvm/src: Hadoop's local file system through java.nio, not a `chmod` or `ls -ld`
+# process per call), compiled against pyspark's own Hadoop client. Optional: without a JDK's javac, Spark
+# uses Hadoop's class (the same results, slower local staging for s3a writes).
+LOCALFS_SRC := $(wildcard jvm/src/io/lakeloader/hadoop/*.java)
+LOCALFS_JAR := build/jvm/lakeloader-localfs.jar
+
+$(LOCALFS_JAR): $(LOCALFS_SRC) | $(STAMP)
+	@if ! command -v javac >/dev/null || ! command -v jar >/dev/null; then \
+	  echo "make install: no javac/jar (a JDK) on the PATH: $@ left out; Spark keeps Hadoop's slower local file system"; \
+	  exit 0; fi; \
+	rm -rf build/jvm/classes && mkdir -p build/jvm/classes && \
+	jars="$$($(BIN)/python -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))')" && \
+	javac -source 8 -target 8 -Xlint:-options -nowarn -cp "$$jars/*" -d build/jvm/classes $(LOCALFS_SRC) && \
+	jar cf $@ -C build/jvm/classes . && echo "built $@"
+
+install: $(STAMP) $(LOCALFS_JAR) ## build .venv/ (lakeloader editable, pinned deps) and fetch the pinned jars; seconds on a rerun
 	@for p in $(JVM_PROFILES); do \
 	  $(BIN)/python -m lakeloader.jvm check $$p 2>/dev/null && continue; \
 	  command -v $(MVN) >/dev/null || { echo "make install: Maven (mvn) is needed once to fetch the jars of jvm/pom.xml (apt-get install maven, brew install maven)" >&2; exit 2; }; \

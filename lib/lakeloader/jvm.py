@@ -20,6 +20,11 @@ JARS_DIR_ENV = "LAKELOADER_JARS_DIR"
 POM = Path(__file__).resolve().parents[2] / "jvm" / "pom.xml"
 FETCH_COMMAND = "make install"  # what fetches them (mvn dependency:resolve over jvm/pom.xml)
 
+# lakeloader's one JVM class (jvm/src): Hadoop's local file system without a `chmod`/`ls` process per call.
+# `make install` compiles it with javac into build/jvm; without a JDK it is left out and Hadoop's own is used.
+LOCAL_FS_CLASS = "io.lakeloader.hadoop.NioLocalFileSystem"
+LOCAL_FS_JAR = POM.parent.parent / "build" / "jvm" / "lakeloader-localfs.jar"
+
 _NS = {"m": "http://maven.apache.org/POM/4.0.0"}
 
 
@@ -85,6 +90,11 @@ def jar_paths(profile: str) -> list[str]:
     if not artifacts(profile) or missing(profile):
         return []
     return [str(a.path(jars_dir())) for a in artifacts(profile)]
+
+
+def local_fs_jar() -> Optional[Path]:
+    """The compiled NioLocalFileSystem jar, or None where `make install` could not build it (no javac)."""
+    return LOCAL_FS_JAR if LOCAL_FS_JAR.is_file() else None
 
 
 def require(profile: str, what: str) -> list[str]:

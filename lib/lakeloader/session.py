@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Optional
 from urllib.parse import urlparse
 
+from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
 from lakeloader import jvm
@@ -121,6 +122,32 @@ def spark_uri(spark: SparkSession, uri: str) -> str:
 LOG4J2_FILE = Path(__file__).resolve().parent / "log4j2.properties"
 
 
+def with_local_fs(conf: dict[str, str]) -> dict[str, str]:
+    """`conf` with Hadoop's local file system answered through java.nio (jvm/src), when its jar is built.
+
+    Without libhadoop (pyspark ships none) Hadoop forks `chmod` for each directory it creates and `ls -ld` for
+    each file status it is asked the owner of: the S3A staging committer does both for every file it stages.
+    A JVM already running (an earlier session of this process) has the class only if it started with it, and
+    fs.file.impl naming a class it cannot load would break every file:// path: then it is left out.
+    """
+    jar = jvm.local_fs_jar()
+    if jar is None or "spark.hadoop.fs.file.impl" in conf:
+        return conf
+    if SparkContext._gateway is not None and not _loadable(jvm.LOCAL_FS_CLASS):
+        return conf
+    path = conf.get("spark.driver.extraClassPath")
+    classpath = f"{path}{os.pathsep}{jar}" if path else str(jar)
+    return {**conf, "spark.hadoop.fs.file.impl": jvm.LOCAL_FS_CLASS, "spark.driver.extraClassPath": classpath}
+
+
+def _loadable(name: str) -> bool:
+    try:
+        SparkContext._jvm.java.lang.Class.forName(name)
+    except Exception:  # py4j's error for a ClassNotFoundException
+        return False
+    return True
+
+
 def is_on_cluster() -> bool:
     """True under spark-submit on a cluster (EMR sets SPARK_ENV_LOADED / a yarn master)."""
     return os.environ.get("SPARK_ENV_LOADED") == "1" or "yarn" in os.environ.get("MASTER", "")
@@ -139,6 +166,8 @@ def build_session(
         conf.setdefault("spark.jars", ",".join(jars))
         # A DeltaCatalog or a committer binding without its classes would break the session.
         conf = {**DELTA_SPARK_CONF, **S3A_COMMITTER_CONF, **conf}
+    if local:
+        conf = with_local_fs(conf)
     if local and not verbose and LOG4J2_FILE.is_file():
         # Before the JVM starts: its start-up warnings go through this file, not Spark's default profile.
         java_opts = conf.get("spark.driver.extraJavaOptions", "")
