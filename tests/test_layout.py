@@ -24,3 +24,10 @@ def test_rebalance_keeps_every_row_and_column(spark):
     # Rows of one key land in as few tasks as their size needs: here, one.
     tasks_per_key = out.selectExpr("k", "spark_partition_id() AS p").distinct().groupBy("k").count()
     assert {r["count"] for r in tasks_per_key.collect()} == {1}
+
+
+def test_expected_files_bound_a_runs_files_by_partitions_input_size_and_rows():
+    plan = plan_layout(["dt"], target_file_mb=128, max_records_per_file=1000)
+    # 600 partitions, 3 target sizes of input, 2,500 rows at 1,000 a file.
+    assert plan.expected_files(600, 3 * 128 * 2**20, 2500) == 600 + 3 + 2
+    assert plan_layout(["dt"], 256).expected_files(1, 0, 10) == 1

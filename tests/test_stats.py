@@ -1,8 +1,9 @@
-"""stats.partition_stats: per-partition rows, NULLs, min and max of written files, by one Spark job."""
+"""stats.partition_stats: per-partition rows, NULLs, min and max of written files, by the driver or one Spark job."""
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -41,13 +42,22 @@ def _text(v):
     return None if v is None else str(v)
 
 
-def test_statistics_equal_the_datas_per_partition_with_several_files_and_null_only_columns(spark, tmp_path):
+@pytest.fixture(params=[10, None], ids=["driver", "job"])
+def expected_files(request):
+    """Both ways the footers get read: by the driver's threads (a run expected to have few files) and by a
+    Spark job (many, or an unknown number)."""
+    return request.param
+
+
+def test_statistics_equal_the_datas_per_partition_with_several_files_and_null_only_columns(
+    spark, tmp_path, expected_files
+):
     df = spark.createDataFrame(ROWS, SCHEMA)
     root = f"file://{tmp_path}/t"
     # Two rows per file: partition a is three files, so the statistics are merged across files (and tasks).
     df.repartition(3, "p").write.partitionBy("p").option("maxRecordsPerFile", 2).parquet(f"{root}/w")
     locations = [((p,), f"{root}/w/p={p}") for p in ("a", "b", "c", "missing")]
-    got = stats.partition_stats(spark, root, locations, None)
+    got = stats.partition_stats(spark, root, locations, None, expected_files)
     assert [g.values for g in got] == [["a"], ["b"], ["c"], ["missing"]]
     assert [g.files for g in got] == [3, 1, 1, 0]
     want = expected(spark, df)
@@ -61,8 +71,28 @@ def test_statistics_equal_the_datas_per_partition_with_several_files_and_null_on
     assert got[0].columns["nothing"] == {"nulls": 5, "min": None, "max": None}
 
 
-def test_the_driver_reads_no_footer(spark, tmp_path, monkeypatch):
-    """The footers are read in Spark's Python workers, not in the driver process."""
+def _jobs_run(spark, call):
+    sc, group = spark.sparkContext, f"lakeloader-stats-{uuid.uuid4()}"
+    sc.setJobGroup(group, "statistics")
+    try:
+        out = call()
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+    return out, list(sc.statusTracker().getJobIdsForGroup(group))
+
+
+def test_a_run_of_few_files_is_read_by_the_driver_without_a_job(spark, tmp_path):
+    df = spark.createDataFrame(ROWS, SCHEMA)
+    root = f"file://{tmp_path}/t"
+    df.write.partitionBy("p").parquet(root + "/w")
+    few = stats.DRIVER_MAX_FILES
+    got, jobs = _jobs_run(spark, lambda: stats.partition_stats(spark, root, [(("a",), f"{root}/w/p=a")], None, few))
+    assert got[0].rows == 5 and jobs == []
+
+
+@pytest.mark.parametrize("expected", [stats.DRIVER_MAX_FILES + 1, None], ids=["many", "unknown"])
+def test_a_run_of_many_files_is_read_by_one_job_not_the_driver(spark, tmp_path, monkeypatch, expected):
+    """Their footers are read in Spark's Python workers (one job), not in the driver process."""
     df = spark.createDataFrame(ROWS, SCHEMA)
     root = f"file://{tmp_path}/t"
     df.write.partitionBy("p").parquet(root + "/w")
@@ -71,5 +101,7 @@ def test_the_driver_reads_no_footer(spark, tmp_path, monkeypatch):
         raise AssertionError("the driver read footers")
 
     monkeypatch.setattr(storage, "parquet_footers", refuse)
-    got = stats.partition_stats(spark, root, [(("a",), f"{root}/w/p=a")], None)
-    assert got[0].rows == 5
+    got, jobs = _jobs_run(
+        spark, lambda: stats.partition_stats(spark, root, [(("a",), f"{root}/w/p=a")], None, expected)
+    )
+    assert got[0].rows == 5 and len(jobs) == 1

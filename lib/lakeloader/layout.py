@@ -25,6 +25,12 @@ class LayoutPlan:
     advisory_bytes: int
     max_records_per_file: int
 
+    def expected_files(self, partitions: int, input_bytes: int, rows: int) -> int:
+        """An upper estimate of the files a write makes: one per partition, plus one per target size of input
+        (Parquet is rarely larger than its source) and per max_records_per_file rows."""
+        target = self.advisory_bytes / SHUFFLE_TO_PARQUET
+        return partitions + int(input_bytes // target) + rows // self.max_records_per_file
+
 
 def plan_layout(partition_columns: Sequence[str], target_file_mb: int, max_records_per_file: int = 0) -> LayoutPlan:
     """Turn a target file size into the write's shuffle and file bounds."""

@@ -136,7 +136,7 @@ def run_table(
         plan = plan_layout(names, table.target_file_mb, table.max_records_per_file)
         failpoint("before-write")
         with writing, stage("write", timings):
-            written = write_run(df, inp, root, plan, version, table, f"{where}.source ({uri})", aws)
+            written = write_run(df, inp, root, plan, version, table, f"{where}.source ({uri})", aws, listing.bytes)
         timings["statistics (part of write)"] = written.stats_seconds
         failpoint("after-write")
         with _removed_on_failure(run_id, root, written, aws):

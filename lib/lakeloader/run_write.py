@@ -26,12 +26,15 @@ from lakeloader.writer import WriteResult, partition_stats, write_version
 log = logging.getLogger(__name__)
 
 
-def write_run(df, inp: Input, root: str, plan, version: str, table: TableConfig, where: str, aws) -> WriteResult:  # noqa: ANN001
+def write_run(
+    df, inp: Input, root: str, plan, version: str, table: TableConfig, where: str, aws, input_bytes: int  # noqa: ANN001
+) -> WriteResult:
     """Write the run's version directories; a malformed row or a vanished input file is one InputError."""
     try:
         result = write_version(
-            df, inp.bad, root, plan, version, table.compression, aws, unparsed_conditions(table.partitions)
-        )
+            df, inp.bad, root, plan, version, table.compression, aws, unparsed_conditions(table.partitions),
+            input_bytes,
+        )  # fmt: skip
     except Exception as e:
         # The committer's job abort does this too; a second pass costs one LIST and bills nothing later.
         storage.abort_uploads(root, aws)

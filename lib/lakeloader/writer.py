@@ -3,8 +3,8 @@
 Layout: `<table_root>/<k1=v1/k2=v2>/_v=<version>/part-*.parquet`, the version being the run id
 (`<run id>.N` for attempt N). Input statistics (rows read, bad rows, the set of partitions
 touched) are observed during the write itself; per-partition rows, nulls, min and max then come
-from the Parquet footers of the files just written, read by one distributed job (stats.py), not
-from the data and not by the driver.
+from the Parquet footers of the files just written (stats.py: by the driver's threads for a run of few
+files, else by one distributed job), not from the data.
 """
 
 from __future__ import annotations
@@ -117,8 +117,12 @@ def write_version(
     compression: str = "snappy",
     aws: Optional[AwsConfig] = None,
     unparsed: Optional[dict[str, Column]] = None,
+    input_bytes: Optional[int] = None,
 ) -> WriteResult:
-    """Write the good rows as Parquet under `_v=<version>` and return what was written."""
+    """Write the good rows as Parquet under `_v=<version>` and return what was written.
+
+    `input_bytes` (the input listing's) bounds the files written, so a small run's statistics skip a Spark job.
+    """
     names = list(plan.partition_columns)
     observed, result = observe_input(df, bad, names, unparsed)
     out = apply_layout(good_rows(observed, bad), plan).withColumn(VERSION_COLUMN, F.lit(version))
@@ -131,7 +135,8 @@ def write_version(
     )
     seen = result()
     t = time.monotonic()
-    parts = partition_stats(df.sparkSession, table_root, names, list(seen.partitions), version, aws)
+    files = None if input_bytes is None else plan.expected_files(len(seen.partitions), input_bytes, seen.rows_written)
+    parts = partition_stats(df.sparkSession, table_root, names, list(seen.partitions), version, aws, files)
     return WriteResult(
         rows_read=seen.rows_read,
         bad_rows=seen.bad_rows,
@@ -153,11 +158,11 @@ def partition_stats(
     values: list[tuple[str, ...]],
     version: str,
     aws: Optional[AwsConfig],
+    expected_files: Optional[int] = None,
 ) -> list[PartitionStats]:
-    """Files, rows, bytes, nulls, min and max of each partition's version directory (one Spark job)."""
-    return stats.partition_stats(
-        spark, table_root, [(vals, version_dir(table_root, names, vals, version)) for vals in values], aws
-    )  # fmt: skip
+    """Files, rows, bytes, nulls, min and max of each partition's version directory (stats.partition_stats)."""
+    locations = [(vals, version_dir(table_root, names, vals, version)) for vals in values]
+    return stats.partition_stats(spark, table_root, locations, aws, expected_files)
 
 
 def remove_version(table_root: str, parts: Sequence[PartitionStats], aws: Optional[AwsConfig] = None) -> None:
