@@ -127,8 +127,9 @@ deploy-step: install ## build, upload and run TABLE on EMR (ENV=dev|prod [CLUSTE
 	  $(if $(filter 1,$(DRY_RUN)),--dry-run,$(if $(filter 1,$(WAIT)),--wait)) \
 	  $(if $(RUN_DATE),--run-date $(RUN_DATE))
 
-lint: install ## ruff over the code and tests
+lint: install ## ruff over the code and tests (checks and formatting)
 	$(BIN)/ruff check lib jobs tests bench setup.py
+	$(BIN)/ruff format --check lib jobs tests bench setup.py
 
 clean: ## remove the venv, build outputs and local demo state
 	rm -rf $(VENV) dist build .lakeloader lib/*.egg-info .pytest_cache .ruff_cache

@@ -490,7 +490,9 @@ def test_render_source_path():
 def test_input_override_takes_the_same_templates_and_a_bad_one_names_input():
     day = dt.date(2026, 1, 2)
     assert resolve_input("in/{run_date}/", None, day) == "in/2026-01-02/"
-    assert resolve_input("in/{run_date}/", "hdfs:///x/{run_date:%Y/%m}/{{01,02}}/*", day) == "hdfs:///x/2026/01/{01,02}/*"
+    assert (
+        resolve_input("in/{run_date}/", "hdfs:///x/{run_date:%Y/%m}/{{01,02}}/*", day) == "hdfs:///x/2026/01/{01,02}/*"
+    )
     with pytest.raises(UsageError, match=r"^usage error: --input 'x/\{a,b\}': bad placeholder .* written \{\{a,b\}\}"):
         resolve_input("in/", "x/{a,b}", day)
 

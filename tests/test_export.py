@@ -116,6 +116,7 @@ def test_local_export_splits_every_row_once_deterministically(lake, capsys):
 
 def test_pandas_reads_label_in_column_zero(lake):
     import pandas as pd  # a test dependency: what a SageMaker user reads CSV with
+
     out = lake / "out"
     assert export(lake, "--to", str(out), "--columns", "n,amount", "--label", "amount") == 0
     df = pd.read_csv(out / "train" / "part-00000.csv", header=None)
@@ -138,9 +139,10 @@ def test_run_date_exports_that_days_partitions_only(lake):
     assert export(lake, "--to", str(by_where), "--format", "parquet", "--where", "dt = DATE '2024-01-02'", *SPLIT) == 0
     rows = pa.concat_tables([pq.read_table(f) for f in sorted(by_date.glob("*/*.parquet"))])
     assert sorted(rows.column("n").to_pylist()) == list(range(300, 600))
-    assert json.loads((by_date / "export.json").read_text())["rows"] == json.loads(
-        (by_where / "export.json").read_text()
-    )["rows"]
+    assert (
+        json.loads((by_date / "export.json").read_text())["rows"]
+        == json.loads((by_where / "export.json").read_text())["rows"]
+    )
     # ANDed with --where
     both = lake / "both"
     assert export(lake, "--to", str(both), "--format", "parquet", "--run-date", "2024-01-02", "--where", "n < 310") == 0

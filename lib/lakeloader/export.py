@@ -132,7 +132,7 @@ def run_date_condition(meta: dict[str, Any], run_date: Optional[dt.date]) -> Opt
             f"--run-date: {meta['DatabaseName']}.{meta['Name']} has no date partition key "
             "(a partition with transform: date, or a date column); select rows with --where instead"
         )
-    return f'"{keys[0]}" = DATE \'{run_date.isoformat()}\''
+    return f"\"{keys[0]}\" = DATE '{run_date.isoformat()}'"
 
 
 def check_destination(to: str, opts: ExportOptions, config: Config) -> None:

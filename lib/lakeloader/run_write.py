@@ -9,13 +9,14 @@ from dataclasses import replace
 from typing import Optional
 from urllib.parse import unquote
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakeloader import spark_errors, storage
-from lakeloader.config import TableConfig
+from lakeloader.config import AwsConfig, TableConfig
 from lakeloader.errors import InputError, StorageError
 from lakeloader.hive import HIVE_DEFAULT_PARTITION
+from lakeloader.layout import LayoutPlan
 from lakeloader.partitioning import unparsed_conditions
 from lakeloader.projection import unreachable
 from lakeloader.run_stage import stage
@@ -27,7 +28,15 @@ log = logging.getLogger(__name__)
 
 
 def write_run(
-    df, inp: Input, root: str, plan, version: str, table: TableConfig, where: str, aws, input_bytes: int  # noqa: ANN001
+    df: DataFrame,
+    inp: Input,
+    root: str,
+    plan: LayoutPlan,
+    version: str,
+    table: TableConfig,
+    where: str,
+    aws: Optional[AwsConfig],
+    input_bytes: int,
 ) -> WriteResult:
     """Write the run's version directories; a malformed row or a vanished input file is one InputError."""
     try:
