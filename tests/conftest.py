@@ -246,7 +246,10 @@ def legacy_hive(spark, hdfs):
 
     hive = hive_session(spark)
     root = f"{hdfs}/legacy"
-    hive.sql("CREATE DATABASE IF NOT EXISTS legacy_db")
+    # A second `make test` in the same checkout can meet the first one's Derby metastore (.lakeloader/,
+    # when the session's SparkContext was replaced mid-run): its tables point at a dead HDFS, so start over.
+    hive.sql("DROP DATABASE IF EXISTS legacy_db CASCADE")
+    hive.sql("CREATE DATABASE legacy_db")
     columns = "id BIGINT, amount DECIMAL(12,2), ts TIMESTAMP, day DATE, country STRING"
     hive.sql(
         f"CREATE EXTERNAL TABLE legacy_db.events ({columns}) PARTITIONED BY (ds STRING) "
