@@ -246,8 +246,10 @@ def legacy_hive(spark, hdfs):
 
     hive = hive_session(spark)
     root = f"{hdfs}/legacy"
-    # A second `make test` in the same checkout can meet the first one's Derby metastore (.lakeloader/,
-    # when the session's SparkContext was replaced mid-run): its tables point at a dead HDFS, so start over.
+    # The test process's SparkContext is often started by an in-process CLI run (tests/test_aws_e2e.py comes
+    # first) before this module's `spark` fixture, so the Hive client uses Derby's default metastore under
+    # .lakeloader/ rather than the fixture's temp one, and it outlives the run: a second `make test` in the
+    # same checkout meets the first one's tables, which point at a dead HDFS. Start over.
     hive.sql("DROP DATABASE IF EXISTS legacy_db CASCADE")
     hive.sql("CREATE DATABASE legacy_db")
     columns = "id BIGINT, amount DECIMAL(12,2), ts TIMESTAMP, day DATE, country STRING"

@@ -5,9 +5,8 @@ read the Parquet footers (a ranged GET per file on S3, 16 threads per task) and 
 partition; the driver receives one small record per partition, however many files the run wrote. A
 run expected to have written at most DRIVER_MAX_FILES files is read by the driver's own threads instead:
 the same requests, without a job's start and its Python workers' (~1.5 s on a laptop, as long as the
-reads themselves).
-Min and max stay typed until the merge is done, then become text for the manifest (decimals, dates and
-bytes all have an exact text form).
+reads themselves). Min and max stay typed until the merge is done, then become text for the manifest
+(decimals, dates and bytes all have an exact text form).
 """
 
 from __future__ import annotations
